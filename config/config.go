@@ -1,0 +1,316 @@
+// Package config reads and checks c2cbridge's operator files: the daemon's
+// YAML configuration and the key file that holds the pairing secrets.
+//
+// Both are read strictly: an unknown key is an error that names the key and
+// its line, so a typo never silently falls back to a default.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Defaults for keys the configuration leaves out.
+const (
+	DefaultBaud           = 115200
+	DefaultDataBits       = 8
+	DefaultParity         = "none"
+	DefaultStopBits       = 1
+	DefaultFlowControl    = "rtscts"
+	DefaultPTYMode        = 0o660
+	DefaultProbeTimeout   = 2 * time.Second
+	DefaultOpenTimeout    = 150 * time.Second
+	DefaultCommandTimeout = 150 * time.Second
+	DefaultMaxFrame       = 4096
+	DefaultRekeyInterval  = 24 * time.Hour
+	DefaultKeepalive      = 30 * time.Second
+	DefaultLogLevel       = "info"
+	DefaultLogFormat      = "text"
+	// MaxMaxFrame is the largest session.max_frame the 16-bit LEN allows.
+	MaxMaxFrame = 65000
+)
+
+// ErrInvalid is wrapped by every error about a value in a configuration or
+// key file, so callers can tell a bad file from an unreadable one.
+var ErrInvalid = errors.New("invalid configuration")
+
+// Config is the daemon configuration (c2cbridge run --config FILE).
+type Config struct {
+	Modem   Modem   `yaml:"modem"`
+	PTY     PTY     `yaml:"pty"`
+	Keys    Keys    `yaml:"keys"`
+	Session Session `yaml:"session"`
+	Status  Status  `yaml:"status"`
+	Log     Log     `yaml:"log"`
+
+	// Path is the file the configuration was read from ("" for defaults).
+	Path string `yaml:"-"`
+}
+
+// Modem is the real UART.
+type Modem struct {
+	Device      string `yaml:"device"`
+	Baud        int    `yaml:"baud"`
+	DataBits    int    `yaml:"data_bits"`
+	Parity      string `yaml:"parity"`
+	StopBits    int    `yaml:"stop_bits"`
+	FlowControl string `yaml:"flow_control"`
+}
+
+// PTY is the plaintext virtual tty offered to applications.
+type PTY struct {
+	Link  string   `yaml:"link"`
+	Mode  FileMode `yaml:"mode"`
+	Group string   `yaml:"group"`
+}
+
+// Keys names the key file.
+type Keys struct {
+	File string `yaml:"file"`
+}
+
+// Session holds the secure session's timing and limits.
+type Session struct {
+	ProbeTimeout   Duration `yaml:"probe_timeout"`
+	OpenTimeout    Duration `yaml:"open_timeout"`
+	CommandTimeout Duration `yaml:"command_timeout"`
+	MaxFrame       Size     `yaml:"max_frame"`
+	RekeyInterval  Duration `yaml:"rekey_interval"`
+	RekeyBytes     Size     `yaml:"rekey_bytes"`
+	Keepalive      Duration `yaml:"keepalive"`
+}
+
+// Status configures the status socket.
+type Status struct {
+	Socket string `yaml:"socket"`
+	Group  string `yaml:"group"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+	Trace  bool   `yaml:"trace"`
+}
+
+// Default returns a configuration with every default filled in and the
+// required keys (modem.device, pty.link, keys.file) empty.
+func Default() Config {
+	return Config{
+		Modem: Modem{Baud: DefaultBaud, DataBits: DefaultDataBits, Parity: DefaultParity,
+			StopBits: DefaultStopBits, FlowControl: DefaultFlowControl},
+		PTY: PTY{Mode: DefaultPTYMode},
+		Session: Session{
+			ProbeTimeout:   Duration(DefaultProbeTimeout),
+			OpenTimeout:    Duration(DefaultOpenTimeout),
+			CommandTimeout: Duration(DefaultCommandTimeout),
+			MaxFrame:       DefaultMaxFrame,
+			RekeyInterval:  Duration(DefaultRekeyInterval),
+			Keepalive:      Duration(DefaultKeepalive),
+		},
+		Log: Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
+	}
+}
+
+// Load reads and checks the configuration file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	c, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	c.Path = path
+	return c, nil
+}
+
+// Parse reads a configuration from YAML text, fills in defaults and checks
+// every value.
+func Parse(data []byte) (*Config, error) {
+	c := Default()
+	if err := decodeStrict(data, &c); err != nil {
+		return nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// Validate checks every value and names the key of the first bad one.
+func (c *Config) Validate() error {
+	bad := func(key, format string, args ...any) error {
+		return fmt.Errorf("%w: %s: %s", ErrInvalid, key, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case c.Modem.Device == "":
+		return bad("modem.device", "required: the path of the modem's UART, e.g. /dev/serial/by-id/usb-u-blox_...")
+	case c.Modem.Baud <= 0:
+		return bad("modem.baud", "%d is not a positive bit rate", c.Modem.Baud)
+	case c.Modem.DataBits < 5 || c.Modem.DataBits > 8:
+		return bad("modem.data_bits", "%d is not one of 5, 6, 7, 8", c.Modem.DataBits)
+	case !oneOf(c.Modem.Parity, "none", "even", "odd"):
+		return bad("modem.parity", "%q is not one of none, even, odd", c.Modem.Parity)
+	case c.Modem.StopBits != 1 && c.Modem.StopBits != 2:
+		return bad("modem.stop_bits", "%d is not 1 or 2", c.Modem.StopBits)
+	case !oneOf(c.Modem.FlowControl, "rtscts", "none"):
+		return bad("modem.flow_control", "%q is not one of rtscts, none", c.Modem.FlowControl)
+	case c.PTY.Link == "":
+		return bad("pty.link", "required: where to link the virtual tty, e.g. /dev/ttyC2C0")
+	case c.PTY.Mode > 0o777:
+		return bad("pty.mode", "%#o is not a permission mode like \"0660\"", uint32(c.PTY.Mode))
+	case c.Keys.File == "":
+		return bad("keys.file", "required: the key file written by c2cbridge pair, e.g. /var/lib/c2cbridge/keys.yaml")
+	case c.Session.ProbeTimeout <= 0:
+		return bad("session.probe_timeout", "must be positive")
+	case c.Session.OpenTimeout <= 0:
+		return bad("session.open_timeout", "must be positive")
+	case c.Session.CommandTimeout <= 0:
+		return bad("session.command_timeout", "must be positive")
+	case c.Session.MaxFrame < 256 || c.Session.MaxFrame > MaxMaxFrame:
+		return bad("session.max_frame", "%d is outside 256..%d", c.Session.MaxFrame, MaxMaxFrame)
+	case c.Session.RekeyInterval < 0:
+		return bad("session.rekey_interval", "must not be negative (0 disables)")
+	case c.Session.RekeyBytes < 0:
+		return bad("session.rekey_bytes", "must not be negative (0 disables)")
+	case c.Session.Keepalive < 0:
+		return bad("session.keepalive", "must not be negative (0 disables)")
+	case !oneOf(c.Log.Level, "debug", "info", "warn", "error"):
+		return bad("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
+	case !oneOf(c.Log.Format, "text", "json"):
+		return bad("log.format", "%q is not one of text, json", c.Log.Format)
+	}
+	return nil
+}
+
+func oneOf(s string, set ...string) bool {
+	for _, v := range set {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+var unknownField = regexp.MustCompile(`line (\d+): field (\S+) not found in type \S+`)
+
+// decodeStrict decodes YAML into v, refusing unknown keys and rewording the
+// YAML library's errors so they say what to fix.
+func decodeStrict(data []byte, v any) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	err := dec.Decode(v)
+	if err == nil || errors.Is(err, io.EOF) {
+		return nil
+	}
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		msgs := make([]string, 0, len(te.Errors))
+		for _, e := range te.Errors {
+			if m := unknownField.FindStringSubmatch(e); m != nil {
+				e = fmt.Sprintf("line %s: unknown key %q (check its spelling and indentation)", m[1], m[2])
+			}
+			msgs = append(msgs, e)
+		}
+		return fmt.Errorf("%w: %s", ErrInvalid, strings.Join(msgs, "; "))
+	}
+	return fmt.Errorf("%w: %s", ErrInvalid, strings.TrimPrefix(err.Error(), "yaml: "))
+}
+
+// Duration is a time.Duration written in Go syntax ("2s", "150s", "24h").
+type Duration time.Duration
+
+// D returns the duration as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// String formats the duration in Go syntax.
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// UnmarshalYAML parses Go duration syntax; a bare 0 is allowed.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: want a duration like 30s", n.Line)
+	}
+	if n.Value == "0" {
+		*d = 0
+		return nil
+	}
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration (use Go syntax: 500ms, 30s, 2m, 24h)", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes the duration in Go syntax.
+func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
+
+// Size is a byte count, written as a plain number or with a unit:
+// 4096, 64KiB, 64MiB, 1GiB, 10MB, 1kB.
+type Size int64
+
+var sizeUnits = map[string]int64{
+	"": 1, "b": 1,
+	"k": 1000, "kb": 1000, "m": 1000 * 1000, "mb": 1000 * 1000, "g": 1000 * 1000 * 1000, "gb": 1000 * 1000 * 1000,
+	"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40,
+}
+
+// ParseSize parses a byte count with an optional unit.
+func ParseSize(s string) (Size, error) {
+	t := strings.TrimSpace(s)
+	i := strings.IndexFunc(t, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
+	num, unit := t, ""
+	if i >= 0 {
+		num, unit = t[:i], strings.ToLower(strings.TrimSpace(t[i:]))
+	}
+	mult, ok := sizeUnits[unit]
+	if !ok || num == "" {
+		return 0, fmt.Errorf("%q is not a size (use a number of bytes or a unit: 4096, 64KiB, 64MiB, 1GiB)", s)
+	}
+	f, err := strconv.ParseFloat(num, 64)
+	if err != nil || f < 0 || f*float64(mult) > 1<<62 {
+		return 0, fmt.Errorf("%q is not a size (use a number of bytes or a unit: 4096, 64KiB, 64MiB, 1GiB)", s)
+	}
+	return Size(f * float64(mult)), nil
+}
+
+// UnmarshalYAML parses a size with an optional unit.
+func (z *Size) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: want a size like 64MiB", n.Line)
+	}
+	v, err := ParseSize(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %v", n.Line, err)
+	}
+	*z = v
+	return nil
+}
+
+// FileMode is a permission mode written in octal, quoted or not ("0660").
+type FileMode os.FileMode
+
+// UnmarshalYAML parses an octal mode.
+func (m *FileMode) UnmarshalYAML(n *yaml.Node) error {
+	v, err := strconv.ParseUint(strings.TrimPrefix(n.Value, "0o"), 8, 32)
+	if n.Kind != yaml.ScalarNode || err != nil {
+		return fmt.Errorf("line %d: %q is not an octal permission mode like \"0660\"", n.Line, n.Value)
+	}
+	*m = FileMode(v)
+	return nil
+}
+
+// Perm returns the mode as an os.FileMode.
+func (m FileMode) Perm() os.FileMode { return os.FileMode(m) }

@@ -96,23 +96,42 @@ type LineSplitter struct {
 // Feed adds p to the splitter and calls fn for each complete line, in order.
 // The string passed to fn is a copy and may be kept.
 func (s *LineSplitter) Feed(p []byte, fn func(line string)) {
-	for _, c := range p {
+	s.FeedUntil(p, func(line string) bool { fn(line); return false })
+}
+
+// FeedUntil is Feed that stops right after the line for which fn returns
+// true, and returns how many bytes of p it consumed: all of them unless fn
+// stopped it. A LF right after the stopping line's CR is consumed with it, so
+// a caller that switches protocols after a "\r\nOK\r\n" starts clean.
+func (s *LineSplitter) FeedUntil(p []byte, fn func(line string) bool) int {
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		var line string
 		switch c {
 		case '\r', '\n':
-			if len(s.buf) > 0 {
-				fn(string(s.buf))
-				s.buf = s.buf[:0]
+			if len(s.buf) == 0 {
+				continue
+			}
+			line = string(s.buf)
+			s.buf = s.buf[:0]
+			if c == '\r' && i+1 < len(p) && p[i+1] == '\n' {
+				i++
 			}
 		default:
 			if len(s.buf) < MaxLine {
 				s.buf = append(s.buf, c)
 			}
-			if IsPrompt(string(s.buf)) {
-				fn(string(s.buf))
-				s.buf = s.buf[:0]
+			if !IsPrompt(string(s.buf)) {
+				continue
 			}
+			line = string(s.buf)
+			s.buf = s.buf[:0]
+		}
+		if fn(line) {
+			return i + 1
 		}
 	}
+	return len(p)
 }
 
 // Pending returns the bytes of the incomplete line held so far.

@@ -130,11 +130,10 @@ func (o *Opener) SetLineRate(baud int, margin time.Duration) {
 
 // Feed takes bytes as they came from the line at time now and calls fn for
 // every event they complete, in stream order. fn must not call the Opener.
+// Feed itself never abandons a frame: bytes that arrive late may only have
+// waited in a buffer while the reader was busy. Call Poll when the line has
+// been idle.
 func (o *Opener) Feed(p []byte, now time.Time, fn func(*Event)) {
-	if len(p) == 0 {
-		return
-	}
-	o.Poll(now, fn)
 	for len(p) > 0 {
 		n := min(len(p), cap(o.buf)-len(o.buf))
 		o.buf = append(o.buf, p[:n]...)
@@ -146,8 +145,8 @@ func (o *Opener) Feed(p []byte, now time.Time, fn func(*Event)) {
 
 // Poll abandons an incomplete frame that has stalled at time now (no byte
 // for longer than the rest of the frame takes on the line, plus the margin)
-// and rescans the bytes after its flag. Call it when the line has been idle
-// for a while; Feed calls it too.
+// and rescans the bytes after its flag. Call it when a read of the line has
+// timed out, StallTimeout after the last byte.
 func (o *Opener) Poll(now time.Time, fn func(*Event)) {
 	if len(o.buf) == 0 || now.Sub(o.last) <= o.StallTimeout() {
 		return

@@ -1,0 +1,68 @@
+package at
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+)
+
+func TestIsFinal(t *testing.T) {
+	for line, want := range map[string]bool{
+		"OK": true, "ERROR": true, "+CME ERROR: SEC busy": true, "+CMS ERROR: 500": true,
+		"NO CARRIER": true, "BUSY": true, "NO ANSWER": true, "NO DIALTONE": true,
+		"CONNECT": false, "CONNECT 115200": false, "+CREG: 1": false, "OKAY": false, "RING": false, "": false,
+	} {
+		if IsFinal(line) != want {
+			t.Errorf("IsFinal(%q) = %v", line, !want)
+		}
+	}
+	if !IsConnect("CONNECT 115200") || !IsConnect("CONNECT") || IsConnect("CONNECTED") {
+		t.Error("IsConnect")
+	}
+}
+
+func TestLineSplitter(t *testing.T) {
+	var s LineSplitter
+	var got []string
+	for _, chunk := range []string{"\r\nO", "K\r\n\r\n+CRE", "G: 1\n", "\r\n> ", "text\x1a", "\r\n@"} {
+		s.Feed([]byte(chunk), func(l string) { got = append(got, l) })
+	}
+	want := []string{"OK", "+CREG: 1", "> ", "text\x1a", "@"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %q want %q", got, want)
+	}
+}
+
+func TestFeedUntil(t *testing.T) {
+	var s LineSplitter
+	p := []byte("\r\nOK\r\n\xf9\x30\x00")
+	n := s.FeedUntil(p, func(l string) bool { return l == "OK" })
+	if n != 6 {
+		t.Fatalf("consumed %d, want 6", n)
+	}
+	if n := s.FeedUntil([]byte("a\rb\r"), func(string) bool { return false }); n != 4 {
+		t.Fatalf("consumed %d", n)
+	}
+}
+
+func TestCollector(t *testing.T) {
+	c := Collector{Command: "AT+CGMI"}
+	for _, l := range []string{"AT+CGMI", "+CREG: 1", "u-blox"} {
+		if c.Add(l) {
+			t.Fatal("done early")
+		}
+	}
+	if !c.Add("OK") || c.Err() != nil {
+		t.Fatal("not done on OK")
+	}
+	r := c.Response()
+	if !reflect.DeepEqual(r.Lines, []string{"+CREG: 1", "u-blox"}) || r.Final != "OK" {
+		t.Fatalf("%+v", r)
+	}
+	c = Collector{Command: "AT+USECC2C=1"}
+	c.Add("+CME ERROR: SEC busy")
+	var re *ResultError
+	if err := c.Err(); !errors.As(err, &re) || !errors.Is(err, ErrCommand) || re.CMEText() != "SEC busy" {
+		t.Fatalf("err %v", err)
+	}
+}

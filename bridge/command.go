@@ -1,0 +1,121 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/c2cbridge/c2cbridge/at"
+)
+
+// commandSpec describes one command of the bridge's own.
+type commandSpec struct {
+	line     string // the command without CR; may hold secrets: never log it
+	name     string // what logs and errors call it (no secrets)
+	framed   bool   // send it inside a frame (in a session)
+	timeout  time.Duration
+	expect   string // prefix of information lines that belong to the answer
+	toFramed bool   // on OK, the module starts framing (session open)
+	toPlain  bool   // on OK, the module speaks plain text again (close, rekey)
+}
+
+// command is a bridge command in flight: downstream feeds it lines until a
+// final result code.
+type command struct {
+	spec  commandSpec
+	split at.LineSplitter
+	coll  at.Collector
+	once  sync.Once
+	done  chan struct{}
+}
+
+func (c *command) finish() { c.once.Do(func() { close(c.done) }) }
+
+// command sends a command of the bridge's own and waits for its answer.
+// The caller makes sure the application is not mid-command: it holds
+// application input (hold) or no session is up.
+func (b *Bridge) command(ctx context.Context, spec commandSpec) (at.Response, error) {
+	if spec.name == "" {
+		spec.name = spec.line
+	}
+	c := &command{spec: spec, done: make(chan struct{}), coll: at.Collector{Command: spec.line}}
+	b.mu.Lock()
+	b.ctl = c
+	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		if b.ctl == c {
+			b.ctl = nil
+		}
+		b.mu.Unlock()
+	}()
+
+	b.wmu.Lock()
+	var err error
+	if spec.framed {
+		err = b.sealAndWrite([]byte(spec.line + "\r"))
+	} else {
+		err = b.writeModem([]byte(spec.line + "\r"))
+	}
+	b.wmu.Unlock()
+	if err != nil {
+		return at.Response{}, fmt.Errorf("%s: %w", spec.name, err)
+	}
+
+	t := time.NewTimer(spec.timeout)
+	defer t.Stop()
+	select {
+	case <-c.done:
+	case <-t.C:
+		return at.Response{}, fmt.Errorf("%s: %w within %v", spec.name, at.ErrTimeout, spec.timeout)
+	case <-ctx.Done():
+		return at.Response{}, fmt.Errorf("%s: %w", spec.name, ctx.Err())
+	case <-b.done:
+		return at.Response{}, fmt.Errorf("%s: %w", spec.name, ErrModemLost)
+	}
+	b.mu.Lock()
+	resp := c.coll.Response()
+	err = c.coll.Err()
+	b.mu.Unlock()
+	if err != nil {
+		var re *at.ResultError
+		if errors.As(err, &re) {
+			re.Command = spec.name
+		}
+	}
+	return resp, err
+}
+
+// commandLine hands one line of the module's answer to the command in
+// flight. It reports whether the line belongs to the command (the rest go
+// to the application as unsolicited result codes when in a session) and
+// whether the command is complete; downstream switches the mode at once
+// when the answer says so. Called by downstream with mu not held.
+func (b *Bridge) commandLine(c *command, line string) (mine, done bool) {
+	mine = at.IsFinal(line) || strings.EqualFold(strings.TrimSpace(line), c.spec.line) ||
+		(c.spec.expect != "" && strings.HasPrefix(line, c.spec.expect))
+	if !mine {
+		return false, false
+	}
+	b.mu.Lock()
+	done = c.coll.Add(line)
+	if done && line == at.OK {
+		switch {
+		case c.spec.toFramed:
+			b.mode = modeFramed
+			b.opener.Reset()
+			b.replay.reset()
+		case c.spec.toPlain:
+			b.mode = modePlain
+			b.up = false
+		}
+	}
+	b.mu.Unlock()
+	if done {
+		c.finish()
+	}
+	return true, done
+}

@@ -1,0 +1,157 @@
+package bridge
+
+import (
+	"errors"
+	"time"
+
+	c2c "github.com/c2cbridge/c2cbridge/crypto"
+)
+
+// timeout is implemented by deadline errors (os.ErrDeadlineExceeded and
+// net errors).
+type timeout interface{ Timeout() bool }
+
+func isTimeout(err error) bool {
+	var t timeout
+	return errors.As(err, &t) && t.Timeout()
+}
+
+// downstream reads the modem until it fails or is stopped. It is the only
+// reader of the modem and the only user of the opener.
+func (b *Bridge) downstream() {
+	defer close(b.done)
+	buf := make([]byte, readSize)
+	for {
+		b.mu.Lock()
+		if b.downStopped {
+			b.mu.Unlock()
+			return
+		}
+		var deadline time.Time
+		if b.mode == modeFramed && b.opener.Pending() > 0 {
+			deadline = time.Now().Add(b.opener.StallTimeout())
+		}
+		b.modem.SetReadDeadline(deadline)
+		b.mu.Unlock()
+
+		n, err := b.modem.Read(buf)
+		now := time.Now()
+		if n > 0 {
+			b.stats.lineBytesDown.Add(uint64(n))
+			b.fromModem(buf[:n], now)
+		}
+		if err != nil {
+			if isTimeout(err) {
+				b.mu.Lock()
+				framed, o := b.mode == modeFramed, b.opener
+				b.mu.Unlock()
+				if framed {
+					o.Poll(now, b.onFrameEvent)
+				}
+				continue
+			}
+			b.mu.Lock()
+			b.downErr = err
+			b.mu.Unlock()
+			return
+		}
+	}
+}
+
+// fromModem handles bytes read from the modem in the current mode.
+func (b *Bridge) fromModem(p []byte, now time.Time) {
+	for len(p) > 0 {
+		b.mu.Lock()
+		m, o := b.mode, b.opener
+		b.mu.Unlock()
+		if m == modePlain {
+			p = p[b.fromModemPlain(p):]
+			continue
+		}
+		o.Feed(p, now, b.onFrameEvent)
+		return
+	}
+}
+
+// fromModemPlain handles plain text from the module: only a command of the
+// bridge's own may read it; it never reaches the application. It returns how
+// many bytes it consumed (fewer than len(p) when the mode switched).
+func (b *Bridge) fromModemPlain(p []byte) int {
+	b.mu.Lock()
+	c := b.ctl
+	b.mu.Unlock()
+	if c == nil || c.spec.framed {
+		b.stats.plainDropped.Add(uint64(len(p)))
+		return len(p)
+	}
+	return c.split.FeedUntil(p, func(line string) bool {
+		_, done := b.commandLine(c, line)
+		return done
+	})
+}
+
+// onFrameEvent handles what the opener found in the module's bytes.
+func (b *Bridge) onFrameEvent(ev *c2c.Event) {
+	b.mu.Lock()
+	m := b.mode
+	b.mu.Unlock()
+	if m != modeFramed {
+		// The session ended inside this read: the rest is plain text.
+		if ev.Kind == c2c.Stray {
+			for p := ev.Data; len(p) > 0; {
+				p = p[b.fromModemPlain(p):]
+			}
+		}
+		return
+	}
+	switch ev.Kind {
+	case c2c.Plaintext:
+		b.mu.Lock()
+		replayed := b.replay.seen(&ev.IV)
+		b.mu.Unlock()
+		if replayed {
+			b.stats.replays.Add(1)
+			b.log.Debug("dropped a replayed frame")
+			return
+		}
+		b.stats.framesDown.Add(1)
+		b.deliver(ev.Data)
+	case c2c.Rejected:
+		b.stats.countReject(ev.Err)
+		b.log.Debug("dropped a frame", "reason", ev.Err)
+	case c2c.Stray:
+		b.stats.strayBytes.Add(uint64(ev.Size))
+	}
+}
+
+// deliver hands authentic plaintext to the command in flight (its answer)
+// and to the application (everything else).
+func (b *Bridge) deliver(p []byte) {
+	b.mu.Lock()
+	c := b.ctl
+	b.mu.Unlock()
+	if c != nil && c.spec.framed {
+		var urc []byte
+		c.split.Feed(p, func(line string) {
+			if mine, _ := b.commandLine(c, line); !mine {
+				urc = append(urc, "\r\n"+line+"\r\n"...)
+			}
+		})
+		if len(urc) > 0 {
+			b.toApp(urc)
+		}
+		return
+	}
+	b.toApp(p)
+}
+
+// toApp writes plaintext to the application and follows the AT stream.
+func (b *Bridge) toApp(p []byte) {
+	b.mu.Lock()
+	b.stream.fromModule(p)
+	b.mu.Unlock()
+	b.stats.appBytesDown.Add(uint64(len(p)))
+	if _, err := b.app.Write(p); err != nil {
+		b.log.Debug("write to the application", "err", err)
+	}
+}

@@ -1,0 +1,191 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/c2cbridge/c2cbridge/at"
+	c2c "github.com/c2cbridge/c2cbridge/crypto"
+)
+
+// start finds out where the module is and opens the session: a plain AT
+// first; if that gets no answer, an encrypted AT in case a session is still
+// open from a previous run; then AT+USECC2C=1.
+func (b *Bridge) start(ctx context.Context) error {
+	b.setState(StateOpening)
+	b.log.Info("probing the module", "device", b.cfg.Device, "keys", b.secrets.String())
+	_, err := b.command(ctx, commandSpec{line: "AT", name: "plain AT probe", timeout: b.cfg.ProbeTimeout})
+	switch {
+	case err == nil:
+	case errors.Is(err, at.ErrTimeout):
+		if b.probeSession(ctx) {
+			b.log.Info("a secure session is still open from a previous run; carrying on with it",
+				"version", b.secrets.Version().String(), "fingerprint", b.secrets.Fingerprint())
+			b.sessionUp()
+			return nil
+		}
+		return fmt.Errorf("%w on %s: neither a plain nor an encrypted AT was answered within %v; check the device path, modem.baud, the wiring and that the module is powered",
+			ErrNoAnswer, b.cfg.Device, b.cfg.ProbeTimeout)
+	case errors.Is(err, at.ErrCommand):
+		// An answer in the clear all the same: the module is in plain text.
+	default:
+		return err
+	}
+	if err := b.open(ctx); err != nil {
+		return err
+	}
+	b.sessionUp()
+	return nil
+}
+
+// probeSession sends an encrypted AT and reports whether an authentic OK
+// came back. It leaves downstream in plain mode when not.
+func (b *Bridge) probeSession(ctx context.Context) bool {
+	b.mu.Lock()
+	b.mode = modeFramed
+	b.opener.Reset()
+	b.mu.Unlock()
+	_, err := b.command(ctx, commandSpec{line: "AT", name: "encrypted AT probe", framed: true, timeout: b.cfg.ProbeTimeout})
+	if err == nil {
+		return true
+	}
+	b.mu.Lock()
+	b.mode = modePlain
+	b.mu.Unlock()
+	return false
+}
+
+// open sends AT+USECC2C=1 with te_secret; downstream switches to frames on
+// its plain OK.
+func (b *Bridge) open(ctx context.Context) error {
+	b.log.Debug("opening the secure session", "version", b.secrets.Version().String(), "fingerprint", b.secrets.Fingerprint())
+	_, err := b.command(ctx, commandSpec{
+		line:     `AT+USECC2C=1,"` + b.secrets.TESecret.Hex() + `"`,
+		name:     "AT+USECC2C=1 (open)",
+		timeout:  b.cfg.OpenTimeout,
+		toFramed: true,
+	})
+	b.stats.opens.Add(1)
+	var re *at.ResultError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &re):
+		return fmt.Errorf("%w: it answered %q to AT+USECC2C=1 on %s; check that keys.file holds this module's pairing (fingerprint %s) or pair it again with c2cbridge pair",
+			ErrRefused, re.Result, b.cfg.Device, b.secrets.Fingerprint())
+	case errors.Is(err, at.ErrTimeout):
+		return fmt.Errorf("%w on %s: AT+USECC2C=1 (open) got no answer within %v (session.open_timeout)", ErrNoAnswer, b.cfg.Device, b.cfg.OpenTimeout)
+	}
+	return fmt.Errorf("open session: %w", err)
+}
+
+// sessionUp marks the session open and lets held application input flow.
+func (b *Bridge) sessionUp() {
+	b.mu.Lock()
+	b.up = true
+	b.mode = modeFramed
+	b.mu.Unlock()
+	b.setState(StateOpen)
+	b.log.Info("secure session open", "device", b.cfg.Device, "version", b.secrets.Version().String(), "fingerprint", b.secrets.Fingerprint())
+	if b.secrets.Version() == c2c.V1 {
+		b.log.Warn("the module speaks C2C V1: frames are checked by an unkeyed hash inside the encryption, weaker than V2's HMAC")
+	}
+	if err := b.flushHeld(); err != nil {
+		b.log.Warn("sending held input", "err", err)
+	}
+}
+
+// holdAtIdle waits until the application's AT stream is idle in command
+// mode and then holds application input, so a command of the bridge's own
+// can go out. It reports false if ctx ends first.
+func (b *Bridge) holdAtIdle(ctx context.Context, stale time.Duration) bool {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		b.wmu.Lock()
+		b.mu.Lock()
+		ok := b.up && b.stream.idle(time.Now(), stale)
+		if ok {
+			b.hold = true
+		}
+		b.mu.Unlock()
+		b.wmu.Unlock()
+		if ok {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-b.done:
+			return false
+		case <-tick.C:
+		}
+	}
+}
+
+// rekey runs AT+USECC2C=3 at an idle point and opens the next session, as
+// section 5 of the protocol says. With new secrets in the answer they become
+// the current ones (SaveSecrets, if set, persists them first).
+func (b *Bridge) rekey(ctx context.Context) error {
+	if !b.holdAtIdle(ctx, b.cfg.CommandTimeout) {
+		return ctx.Err()
+	}
+	b.setState(StateRekeying)
+	resp, err := b.command(ctx, commandSpec{line: "AT+USECC2C=3", name: "AT+USECC2C=3 (rekey)", framed: true,
+		timeout: b.cfg.CommandTimeout, expect: "+USECC2C:", toPlain: true})
+	if err != nil {
+		b.mu.Lock()
+		up := b.up
+		b.mu.Unlock()
+		if up {
+			// The module refused inside the session: it is still open.
+			b.setState(StateOpen)
+			b.flushHeld()
+		}
+		return fmt.Errorf("rekey: %w", err)
+	}
+	if line, ok := resp.Line("+USECC2C:"); ok {
+		next, err := parseRekeyAnswer(line, &b.secrets)
+		if err != nil {
+			return fmt.Errorf("rekey: %w", err)
+		}
+		b.log.Info("rekey: the module issued new secrets", "fingerprint", next.Fingerprint())
+		b.mu.Lock()
+		b.secrets = *next
+		b.mu.Unlock()
+		next.Zero()
+		if err := b.newCodec(); err != nil {
+			return fmt.Errorf("rekey: %w", err)
+		}
+	}
+	b.stats.rekeys.Add(1)
+	if err := b.open(ctx); err != nil {
+		return fmt.Errorf("rekey: %w", err)
+	}
+	b.sessionUp()
+	return nil
+}
+
+// parseRekeyAnswer reads +USECC2C: 3,0,"<key>"[,"<hmac_key>"] into the next
+// generation's secrets (te_secret unchanged).
+func parseRekeyAnswer(line string, cur *c2c.Secrets) (*c2c.Secrets, error) {
+	rest := strings.TrimSpace(strings.TrimPrefix(line, "+USECC2C:"))
+	parts := strings.Split(rest, ",")
+	if len(parts) < 3 || strings.TrimSpace(parts[0]) != "3" || strings.TrimSpace(parts[1]) != "0" {
+		return nil, errors.New("unexpected +USECC2C answer to the rekey")
+	}
+	next := &c2c.Secrets{TESecret: cur.TESecret}
+	var err error
+	if next.Key, err = c2c.ParseSecret(strings.Trim(parts[2], `" `)); err != nil {
+		return nil, fmt.Errorf("new key: %w", err)
+	}
+	if len(parts) > 3 {
+		if next.HMACKey, err = c2c.ParseSecret(strings.Trim(parts[3], `" `)); err != nil {
+			return nil, fmt.Errorf("new hmac_key: %w", err)
+		}
+	}
+	return next, nil
+}

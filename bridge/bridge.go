@@ -79,6 +79,11 @@ type Config struct {
 	Rand io.Reader
 	// Logger receives one line per state change; slog.Default() when nil.
 	Logger *slog.Logger
+	// SaveSecrets, if set, persists secrets the module issued in a rekey:
+	// first with the new generation in cur and the old one in prev (before
+	// the new one is used), then with prev nil once an authentic answer has
+	// confirmed the new generation (or, if it failed, the old one is back).
+	SaveSecrets func(cur, prev *c2c.Secrets) error
 	// OnState, if set, is called on every session state change.
 	OnState func(State)
 }
@@ -252,7 +257,13 @@ func (b *Bridge) serve(ctx context.Context) error {
 			return fmt.Errorf("%w: %s: %v", ErrModemLost, b.cfg.Device, err)
 		case <-rekeyTimer:
 			if err := b.rekey(ctx); err != nil {
-				b.log.Warn("rekey failed", "err", err)
+				b.mu.Lock()
+				up := b.up
+				b.mu.Unlock()
+				if !up && ctx.Err() == nil {
+					return fmt.Errorf("session lost in a rekey: %w", err)
+				}
+				b.log.Warn("rekey failed; the session goes on", "err", err)
 			}
 		}
 	}

@@ -147,26 +147,75 @@ func (b *Bridge) rekey(ctx context.Context) error {
 		}
 		return fmt.Errorf("rekey: %w", err)
 	}
-	if line, ok := resp.Line("+USECC2C:"); ok {
-		next, err := parseRekeyAnswer(line, &b.secrets)
-		if err != nil {
-			return fmt.Errorf("rekey: %w", err)
-		}
-		b.log.Info("rekey: the module issued new secrets", "fingerprint", next.Fingerprint())
-		b.mu.Lock()
-		b.secrets = *next
-		b.mu.Unlock()
-		next.Zero()
-		if err := b.newCodec(); err != nil {
-			return fmt.Errorf("rekey: %w", err)
-		}
-	}
 	b.stats.rekeys.Add(1)
+	line, fresh := resp.Line("+USECC2C:")
+	if !fresh {
+		if err := b.open(ctx); err != nil {
+			return fmt.Errorf("rekey: %w", err)
+		}
+		b.sessionUp()
+		return nil
+	}
+	next, err := parseRekeyAnswer(line, &b.secrets)
+	if err != nil {
+		return fmt.Errorf("rekey: %w", err)
+	}
+	prev := b.secrets
+	defer prev.Zero()
+	b.log.Info("rekey: the module issued new secrets", "fingerprint", next.Fingerprint(), "previous", prev.Fingerprint())
+	b.save(next, &prev)
+	b.useSecrets(next)
+	next.Zero()
 	if err := b.open(ctx); err != nil {
 		return fmt.Errorf("rekey: %w", err)
 	}
+	// An open cannot tell a wrong key: an authentic answer to an encrypted
+	// AT confirms the new generation; if none comes, try the previous one.
+	if _, err := b.command(ctx, commandSpec{line: "AT", name: "encrypted AT (rekey check)", framed: true, timeout: b.cfg.ProbeTimeout}); err != nil {
+		b.log.Error("rekey: the new secrets got no authentic answer; trying the previous ones", "err", err)
+		b.useSecrets(&prev)
+		b.mu.Lock()
+		b.mode = modeFramed
+		b.mu.Unlock()
+		if _, err := b.command(ctx, commandSpec{line: "AT", name: "encrypted AT (previous secrets)", framed: true, timeout: b.cfg.ProbeTimeout}); err != nil {
+			return fmt.Errorf("rekey: neither the new nor the previous secrets are answered: %w", err)
+		}
+		b.log.Warn("rekey: the module still uses the previous secrets", "fingerprint", prev.Fingerprint())
+	}
+	cur := b.currentSecrets()
+	b.save(&cur, nil)
+	cur.Zero()
 	b.sessionUp()
 	return nil
+}
+
+// useSecrets makes s the current secrets, with a fresh sealer and opener.
+func (b *Bridge) useSecrets(s *c2c.Secrets) {
+	b.mu.Lock()
+	b.secrets = *s
+	b.mu.Unlock()
+	if err := b.newCodec(); err != nil {
+		// Only a bad key size fails here, and secrets are fixed-size arrays.
+		panic("bridge: codec for new secrets: " + err.Error())
+	}
+}
+
+// currentSecrets returns a copy of the current secrets; zero it after use.
+func (b *Bridge) currentSecrets() c2c.Secrets {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.secrets
+}
+
+// save persists secrets through SaveSecrets, logging (never returning) a
+// failure: the module has moved on and the session must go on with it.
+func (b *Bridge) save(cur, prev *c2c.Secrets) {
+	if b.cfg.SaveSecrets == nil {
+		return
+	}
+	if err := b.cfg.SaveSecrets(cur, prev); err != nil {
+		b.log.Error("saving the key file failed: the module's current secrets are only in memory; fix the key file's directory before the bridge restarts", "err", err)
+	}
 }
 
 // parseRekeyAnswer reads +USECC2C: 3,0,"<key>"[,"<hmac_key>"] into the next

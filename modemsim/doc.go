@@ -1,0 +1,113 @@
+// Package modemsim is a simulated u-blox SARA-R5 cellular module: the far
+// end of the UART that c2cbridge talks to. Tests, the demo and the
+// benchmarks run against it, so it behaves like the module as far as
+// ../shared/C2C-PROTOCOL.md knows, and misbehaves on demand.
+//
+// # The model
+//
+// A Module holds the state of one module: its pairing (secrets, whether a
+// V2 pairing is confirmed), its AT settings (echo, AT+CMEE), the C2C
+// session if one is open, data mode, and counters. It serves one line at a
+// time with Serve, over any io.ReadWriter; its state outlives a Serve call,
+// as a real module outlives the USB-serial adapter in front of it.
+// ServePTY serves it on a pseudo-terminal whose slave is linked at a path,
+// so that the bridge opens it like a UART; PTYServer.Unplug makes that
+// adapter vanish and come back.
+//
+// Outside a session the module speaks plain AT text. Commands end at CR; a
+// LF, and anything before the "AT" of a line, is ignored (as V.250 says);
+// echo is off unless Config.Echo or ATE1. Answers are framed the usual way,
+// byte for byte:
+//
+//	AT\r                 -> \r\nOK\r\n
+//	AT+CGMI\r            -> \r\nu-blox\r\n\r\nOK\r\n
+//	AT+CGMM\r            -> \r\nSARA-R510M8S\r\n\r\nOK\r\n
+//	AT+CGMR\r            -> \r\n03.15\r\n\r\nOK\r\n
+//	AT+CSQ\r             -> \r\n+CSQ: 20,99\r\n\r\nOK\r\n
+//	ATI\r                -> \r\nManufacturer: u-blox\r\nModel: SARA-R510M8S\r\nRevision: 03.15\r\nIMEI: 004401083500000\r\n\r\nOK\r\n
+//	AT+NOPE\r            -> \r\nERROR\r\n
+//	ATE1, then AT\r      -> AT\r\r\nOK\r\n (the echo, then the answer)
+//	AT+CMEE=2;+CGMI\r    -> \r\nu-blox\r\n\r\nOK\r\n (commands chain with ';')
+//	ATD*99#\r            -> \r\nCONNECT\r\n, then data mode
+//	AT+CFUN=16\r         -> \r\nOK\r\n, then a reboot and \r\nRDY\r\n
+//
+// Also known: ATE0, ATH, ATZ, AT&F, ATV1, ATQ0, ATO (back to a call left
+// with +++), AT+CGSN, AT+GMI/+GMM/+GMR/+GSN, AT+CMEE=<0|1|2>, AT+CMEE?,
+// AT+CFUN=<n>, AT+CFUN?. Anything else answers ERROR.
+//
+// Errors of the security commands follow AT+CMEE (0 after a reboot): with 0
+// they are \r\nERROR\r\n, with 1 \r\n+CME ERROR: <n>\r\n, with 2
+// \r\n+CME ERROR: <text>\r\n. The texts and numbers are "operation not
+// allowed" (3) and "SEC busy" (100; the real number is not public).
+//
+// # C2C security commands (protocol section 2)
+//
+//	AT+USECC2C=0,"<te>"          pair: \r\n+USECC2C: 0,0,"<KEY>","<HMAC>","<TAG>"\r\n\r\nOK\r\n (V2)
+//	                             or \r\n+USECC2C: 0,0,"<KEY>"\r\n\r\nOK\r\n (V1); hex is upper case.
+//	                             Only when Config.Pairable (see SetPairable); else "operation not allowed".
+//	                             A new pairing replaces the previous one.
+//	AT+USECC2C=4,"<te>","<enc>"  confirm a V2 pairing: OK; a wrong te_secret or tag answers a bare
+//	                             ERROR; "operation not allowed" when no V2 pairing awaits confirmation.
+//	AT+USECC2C=1,"<te>"          open: plain OK, and from the byte after the CR both directions are
+//	                             framed. A wrong te_secret, no pairing, an unconfirmed V2 pairing or
+//	                             an open session: "operation not allowed".
+//	AT+USECC2C=2                 close, in a session only: OK in a frame, then plain text.
+//	AT+USECC2C=3                 rekey, in a session only. RekeySame: OK in a frame, session ends,
+//	                             secrets unchanged. RekeyNew: \r\n+USECC2C: 3,0,"<KEY>"[,"<HMAC>"]\r\n
+//	                             \r\nOK\r\n in frames, session ends, the next open uses the new key
+//	                             and hmac_key with the same te_secret.
+//
+// Outside a session, ops 2 and 3 answer "operation not allowed". SetBusy(n)
+// makes the next n security commands (any op) answer "SEC busy" instead.
+//
+// # Sessions
+//
+// In a session every byte the module sends is sealed (answers, echo, data,
+// unsolicited result codes, RDY excepted: a reboot ends the session
+// first). The plaintext of one input read is answered in one frame where
+// it fits Config.MaxFrame; AT+TBIG and every unsolicited result code get a
+// frame of their own. Host frames may carry at most 255 bytes of plaintext
+// (protocol section 3): longer ones are rejected like corrupt ones. The
+// plaintext of authentic host frames is one AT byte stream, split anywhere.
+// Bytes outside an authentic frame are never executed: plain bytes count in
+// Stats.PlainBytesInSession (a well-behaved host keeps it at 0; note that a
+// LF sent after the CR of the open command is such a byte), rejected frames
+// in MACFailures, FCSFailures or OtherRejects.
+//
+// # Data mode
+//
+// ATD answers CONNECT and loops every data byte back (framed in a session,
+// the bytes of one read coalesced into as few frames as fit). The escape is
+// "+++" with a quiet guard (Config.EscapeGuard, 1 s by default) on both
+// sides: no data byte for a guard time before the first '+', the three
+// '+' less than a guard time apart, and none after for a guard time. Then
+// the module answers OK and goes to command mode with the call still up
+// (ATO returns to it, ATH ends it). The three '+' of an escape are not
+// looped back; '+' that turn out not to be an escape are looped back late,
+// when the next byte comes or the guard expires. DropCall ends the call
+// with NO CARRIER.
+//
+// # Test hooks
+//
+// Commands: AT+TSLOW=<ms> answers OK after ms milliseconds (bytes received
+// meanwhile wait, as they would on a busy module); AT+TURC=<n> sends n
+// unsolicited result codes, "+CREG: 1" and "RING" by turns, each in a frame
+// of its own in a session, then OK; AT+TBIG=<n> answers
+// \r\n<n printable characters>\r\n\r\nOK\r\n, all in one frame in a
+// session when it fits Config.MaxFrame.
+//
+// Methods, safe to call from any goroutine while serving: SetBusy,
+// SetFaults (bit flips and dropped bytes at a rate per byte, each
+// direction), InjectPlain, ReplayFrame, SendURC, DropCall, Reboot,
+// SetBaud, SetPairable, SetRekeyMode; on a PTYServer, Unplug and
+// ClearExclusive. Stats, Events and WaitFor observe.
+//
+// # Events
+//
+// Events returns the last 1024 events, oldest first. Their texts are:
+// "serve", "serve end", "pair V1", "pair V2", "confirm", "confirm
+// refused", "open", "open refused", "close", "rekey same", "rekey new",
+// "sec busy", "reboot", "rdy", "connect", "escape", "no carrier"
+// (DropCall), "call end" (ATH), "inject", "replay", "unplug", "replug".
+// Secrets never appear in an event or a log line.
+package modemsim

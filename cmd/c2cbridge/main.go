@@ -1,0 +1,88 @@
+// Command c2cbridge bridges a plaintext virtual tty to a u-blox SARA-R5
+// whose AT interface is locked with local chip-to-chip (C2C) security.
+//
+//	c2cbridge run --config FILE      run the bridge (the systemd service)
+//	c2cbridge demo                   the bridge in front of a simulated modem
+//	c2cbridge simulate --link PATH   a simulated SARA-R5 on a pty
+//	c2cbridge version                print the version
+//	c2cbridge help                   this text
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+const usage = `c2cbridge: a plaintext virtual tty in front of a C2C-secured u-blox SARA-R5
+
+Usage:
+  c2cbridge run --config FILE        run the bridge (-c FILE)
+  c2cbridge demo                     run the bridge in front of a simulated modem
+  c2cbridge simulate --link PATH ... run a simulated SARA-R5 on a pty
+  c2cbridge version                  print the version
+  c2cbridge help                     print this text
+
+Run "c2cbridge COMMAND -h" for the flags of a command.
+`
+
+func main() {
+	os.Exit(runMain(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// runMain dispatches a command line and returns the exit status: 0 on
+// success, 1 when the command failed, 2 for a usage error.
+func runMain(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "run":
+		return cmdRun(rest, stdout, stderr)
+	case "demo":
+		return cmdDemo(rest, stdout, stderr)
+	case "simulate":
+		return cmdSimulate(rest, stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "c2cbridge", version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "c2cbridge: unknown command %q\n\n%s", cmd, usage)
+	return 2
+}
+
+// fail prints one line that says what went wrong and returns exit status 1.
+func fail(stderr io.Writer, err error) int {
+	fmt.Fprintf(stderr, "c2cbridge: %v\n", err)
+	return 1
+}
+
+// newLogger makes the process logger from log.level and log.format.
+func newLogger(w io.Writer, level, format string) *slog.Logger {
+	var l slog.Level
+	switch strings.ToLower(level) {
+	case "debug":
+		l = slog.LevelDebug
+	case "warn":
+		l = slog.LevelWarn
+	case "error":
+		l = slog.LevelError
+	default:
+		l = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

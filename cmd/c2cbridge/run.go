@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/c2cbridge/c2cbridge/bridge"
+	"github.com/c2cbridge/c2cbridge/config"
+	"github.com/c2cbridge/c2cbridge/modemside"
+	"github.com/c2cbridge/c2cbridge/ptyside"
+)
+
+func cmdRun(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var path string
+	fs.StringVar(&path, "config", "/etc/c2cbridge/config.yaml", "configuration `FILE`")
+	fs.StringVar(&path, "c", "/etc/c2cbridge/config.yaml", "configuration `FILE` (short for --config)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "c2cbridge run: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	log := newLogger(stderr, cfg.Log.Level, cfg.Log.Format)
+	ctx, stop := signalContext(log)
+	defer stop()
+	if err := runBridge(ctx, cfg, log, nil); err != nil {
+		return fail(stderr, err)
+	}
+	return 0
+}
+
+// signalContext returns a context cancelled by the first SIGTERM or SIGINT;
+// a second one exits the process at once.
+func signalContext(log *slog.Logger) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, syscall.SIGTERM, syscall.SIGINT)
+	go func() {
+		select {
+		case s := <-ch:
+			log.Info("shutting down: closing the secure session (send the signal again to exit at once)", "signal", s.String())
+			cancel()
+		case <-ctx.Done():
+			return
+		}
+		select {
+		case <-ch:
+			log.Warn("second signal: exiting at once")
+			os.Exit(1)
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() { signal.Stop(ch); cancel() }
+}
+
+// runBridge opens both sides and runs the bridge until ctx ends. onReady,
+// if set, is called once the session is open and the link exists.
+func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger, onReady func(*ptyside.PTY)) error {
+	kf, err := config.ReadKeyFile(cfg.Keys.File)
+	if err != nil {
+		return err
+	}
+	defer kf.Secrets.Zero()
+	mcfg := modemside.Config{Device: cfg.Modem.Device, Baud: cfg.Modem.Baud, DataBits: cfg.Modem.DataBits,
+		Parity: cfg.Modem.Parity, StopBits: cfg.Modem.StopBits, FlowControl: cfg.Modem.FlowControl}
+	port, err := modemside.Open(mcfg)
+	if err != nil {
+		return err
+	}
+	defer port.Close()
+	tty, err := ptyside.Open(ptyside.Config{Link: cfg.PTY.Link, Mode: cfg.PTY.Mode.Perm(), Group: cfg.PTY.Group,
+		Logger: log.With("side", "pty"),
+		OnAttach: func(attached bool) {
+			log.Info("application side", "attached", attached)
+		}})
+	if err != nil {
+		return err
+	}
+	defer tty.Close()
+	b, err := bridge.New(bridge.Config{
+		Secrets:        &kf.Secrets,
+		Device:         cfg.Modem.Device,
+		Baud:           cfg.Modem.Baud,
+		ProbeTimeout:   cfg.Session.ProbeTimeout.D(),
+		OpenTimeout:    cfg.Session.OpenTimeout.D(),
+		CommandTimeout: cfg.Session.CommandTimeout.D(),
+		MaxFrame:       int(cfg.Session.MaxFrame),
+		RekeyInterval:  cfg.Session.RekeyInterval.D(),
+		RekeyBytes:     int64(cfg.Session.RekeyBytes),
+		Logger:         log,
+		OnState: func(s bridge.State) {
+			if s == bridge.StateOpen && onReady != nil {
+				onReady(tty)
+				onReady = nil
+			}
+		},
+	}, tty, port)
+	if err != nil {
+		return err
+	}
+	log.Info("virtual tty ready", "link", tty.Link(), "tty", tty.Path())
+	return b.Run(ctx)
+}

@@ -235,6 +235,15 @@ func (p *PTY) Write(b []byte) (int, error) {
 	}
 	st := p.attachState()
 	if !st.attached {
+		// The watcher finds an arrival only every pollInterval, and a
+		// client such as chat writes a command and reads its answer well
+		// within that: ask the tty itself before dropping anything.
+		if hup, err := hungUp(p.rc); err == nil && !hup {
+			p.setAttached(true)
+			st = p.attachState()
+		}
+	}
+	if !st.attached {
 		p.dropped.Add(uint64(len(b)))
 		return len(b), nil
 	}

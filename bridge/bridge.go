@@ -60,6 +60,10 @@ type App interface {
 type Config struct {
 	// Secrets are the pairing secrets; the Bridge keeps its own copy.
 	Secrets *c2c.Secrets
+	// Previous, if set, is the generation before Secrets, kept in the key
+	// file until an authentic answer confirms Secrets; the start-up tries
+	// it if Secrets get no answer, then saves the one that works.
+	Previous *c2c.Secrets
 	// Device names the UART in error messages.
 	Device string
 	// Baud is the line's bit rate (for telling a stalled frame from a slow one).

@@ -37,6 +37,19 @@ func (b *Bridge) start(ctx context.Context) error {
 	if err := b.open(ctx); err != nil {
 		return err
 	}
+	if b.cfg.Previous != nil {
+		// The key file still holds the previous generation: a rekey with
+		// new secrets was not confirmed before the last run ended.
+		prev := *b.cfg.Previous
+		prev.TESecret = b.secrets.TESecret
+		defer prev.Zero()
+		if err := b.confirm(ctx, &prev); err != nil {
+			return fmt.Errorf("open session: %w", err)
+		}
+		cur := b.currentSecrets()
+		b.save(&cur, nil)
+		cur.Zero()
+	}
 	b.sessionUp()
 	return nil
 }
@@ -169,23 +182,33 @@ func (b *Bridge) rekey(ctx context.Context) error {
 	if err := b.open(ctx); err != nil {
 		return fmt.Errorf("rekey: %w", err)
 	}
-	// An open cannot tell a wrong key: an authentic answer to an encrypted
-	// AT confirms the new generation; if none comes, try the previous one.
-	if _, err := b.command(ctx, commandSpec{line: "AT", name: "encrypted AT (rekey check)", framed: true, timeout: b.cfg.ProbeTimeout}); err != nil {
-		b.log.Error("rekey: the new secrets got no authentic answer; trying the previous ones", "err", err)
-		b.useSecrets(&prev)
-		b.mu.Lock()
-		b.mode = modeFramed
-		b.mu.Unlock()
-		if _, err := b.command(ctx, commandSpec{line: "AT", name: "encrypted AT (previous secrets)", framed: true, timeout: b.cfg.ProbeTimeout}); err != nil {
-			return fmt.Errorf("rekey: neither the new nor the previous secrets are answered: %w", err)
-		}
-		b.log.Warn("rekey: the module still uses the previous secrets", "fingerprint", prev.Fingerprint())
+	if err := b.confirm(ctx, &prev); err != nil {
+		return fmt.Errorf("rekey: %w", err)
 	}
 	cur := b.currentSecrets()
 	b.save(&cur, nil)
 	cur.Zero()
 	b.sessionUp()
+	return nil
+}
+
+// confirm checks the current secrets with an encrypted AT right after an
+// open (an open cannot tell a wrong key) and, if no authentic OK comes back,
+// falls back to prev. It returns an error if neither generation is answered.
+func (b *Bridge) confirm(ctx context.Context, prev *c2c.Secrets) error {
+	_, err := b.command(ctx, commandSpec{line: "AT", name: "encrypted AT (new secrets)", framed: true, timeout: b.cfg.ProbeTimeout})
+	if err == nil {
+		return nil
+	}
+	b.log.Error("the new secrets got no authentic answer; trying the previous ones", "err", err)
+	b.useSecrets(prev)
+	b.mu.Lock()
+	b.mode = modeFramed
+	b.mu.Unlock()
+	if _, err := b.command(ctx, commandSpec{line: "AT", name: "encrypted AT (previous secrets)", framed: true, timeout: b.cfg.ProbeTimeout}); err != nil {
+		return fmt.Errorf("neither the new nor the previous secrets are answered: %w", err)
+	}
+	b.log.Warn("the module still uses the previous secrets", "fingerprint", prev.Fingerprint())
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/c2cbridge/c2cbridge/bridge"
 	"github.com/c2cbridge/c2cbridge/config"
+	c2c "github.com/c2cbridge/c2cbridge/crypto"
 	"github.com/c2cbridge/c2cbridge/modemside"
 	"github.com/c2cbridge/c2cbridge/ptyside"
 )
@@ -91,7 +92,11 @@ func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger, onRead
 	}
 	defer tty.Close()
 	b, err := bridge.New(bridge.Config{
-		Secrets:        &kf.Secrets,
+		Secrets:  &kf.Secrets,
+		Previous: kf.Previous,
+		SaveSecrets: func(cur, prev *c2c.Secrets) error {
+			return config.WriteKeyFile(cfg.Keys.File, &config.KeyFile{Secrets: *cur, Previous: prev})
+		},
 		Device:         cfg.Modem.Device,
 		Baud:           cfg.Modem.Baud,
 		ProbeTimeout:   cfg.Session.ProbeTimeout.D(),

@@ -129,10 +129,12 @@ type Bridge struct {
 	wbuf   []byte
 
 	// mu guards the fields below; it is never held across I/O.
-	mu          sync.Mutex
-	cond        *sync.Cond
-	mode        mode
-	opener      *c2c.Opener // owned by downstream; replaced under mu
+	mu     sync.Mutex
+	cond   *sync.Cond
+	mode   mode
+	opener *c2c.Opener // used by downstream only; replaced under mu
+	// nextOpener replaces opener (for new secrets) at downstream's next step.
+	nextOpener  *c2c.Opener
 	up          bool        // a session is open and application input may flow
 	hold        bool        // a bridge command is in flight: hold application input
 	held        []byte      // application bytes taken but not yet sent
@@ -197,10 +199,12 @@ func (b *Bridge) newCodec() error {
 	b.sealer = s
 	b.wmu.Unlock()
 	b.mu.Lock()
-	if b.opener != nil {
-		b.opener.Zero()
+	if b.opener == nil {
+		b.opener = o
+	} else {
+		// Downstream may be inside the old opener: it swaps and wipes it.
+		b.nextOpener = o
 	}
-	b.opener = o
 	b.replay.reset()
 	b.mu.Unlock()
 	return nil

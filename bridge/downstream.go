@@ -43,8 +43,12 @@ func (b *Bridge) downstream() {
 		if err != nil {
 			if isTimeout(err) {
 				b.mu.Lock()
+				old := b.swapOpener()
 				framed, o := b.mode == modeFramed, b.opener
 				b.mu.Unlock()
+				if old != nil {
+					old.Zero()
+				}
 				if framed {
 					o.Poll(now, b.onFrameEvent)
 				}
@@ -62,8 +66,12 @@ func (b *Bridge) downstream() {
 func (b *Bridge) fromModem(p []byte, now time.Time) {
 	for len(p) > 0 {
 		b.mu.Lock()
+		old := b.swapOpener()
 		m, o := b.mode, b.opener
 		b.mu.Unlock()
+		if old != nil {
+			old.Zero()
+		}
 		if m == modePlain {
 			p = p[b.fromModemPlain(p):]
 			continue
@@ -71,6 +79,17 @@ func (b *Bridge) fromModem(p []byte, now time.Time) {
 		o.Feed(p, now, b.onFrameEvent)
 		return
 	}
+}
+
+// swapOpener installs an opener made for new secrets and returns the old
+// one for downstream to wipe. The caller holds mu and is downstream.
+func (b *Bridge) swapOpener() *c2c.Opener {
+	if b.nextOpener == nil {
+		return nil
+	}
+	old := b.opener
+	b.opener, b.nextOpener = b.nextOpener, nil
+	return old
 }
 
 // fromModemPlain handles plain text from the module: only a command of the

@@ -103,7 +103,7 @@ func (b *Bridge) sessionUp() {
 	b.mu.Unlock()
 	b.setState(StateOpen)
 	b.log.Info("secure session open", "device", b.cfg.Device, "version", b.secrets.Version().String(), "fingerprint", b.secrets.Fingerprint())
-	if b.secrets.Version() == c2c.V1 {
+	if b.secrets.Version() == c2c.V1 && b.stats.opens.Load() <= 1 {
 		b.log.Warn("the module speaks C2C V1: frames are checked by an unkeyed hash inside the encryption, weaker than V2's HMAC")
 	}
 	if err := b.flushHeld(); err != nil {

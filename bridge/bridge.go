@@ -76,6 +76,9 @@ type Config struct {
 	CommandTimeout time.Duration
 	// MaxFrame is the largest plaintext accepted in one module frame.
 	MaxFrame int
+	// EscapeGuard is the quiet time around the "+++" escape the bridge
+	// sends to leave data mode (the module's S12); 1 s when 0.
+	EscapeGuard time.Duration
 	// RekeyInterval and RekeyBytes schedule rekeys (0 disables each).
 	RekeyInterval time.Duration
 	RekeyBytes    int64
@@ -162,6 +165,9 @@ func New(cfg Config, app App, modem ModemConn) (*Bridge, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.EscapeGuard <= 0 {
+		cfg.EscapeGuard = time.Second
 	}
 	if cfg.MaxFrame == 0 {
 		cfg.MaxFrame = c2c.DefaultMaxPlaintext
@@ -288,6 +294,14 @@ func (b *Bridge) shutdown() {
 	}
 	if err := b.flushHeld(); err != nil {
 		b.log.Warn("flush before close", "err", err)
+	}
+	b.mu.Lock()
+	data := b.stream.data
+	b.mu.Unlock()
+	if data {
+		if err := b.hangUp(context.Background()); err != nil {
+			b.log.Warn("ending the call before closing the session", "err", err)
+		}
 	}
 	if _, err := b.command(context.Background(), commandSpec{line: "AT+USECC2C=2", framed: true, timeout: closeTimeout, toPlain: true}); err != nil {
 		b.log.Warn("closing the secure session failed; the module may still expect frames", "err", err)

@@ -101,7 +101,7 @@ func newRig(t *testing.T, o rigOpts) *rig {
 	}
 	logs := &syncBuffer{}
 	cfg := Config{Secrets: &bs, Device: "sim", ProbeTimeout: time.Second, OpenTimeout: 5 * time.Second,
-		CommandTimeout: 5 * time.Second, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+		CommandTimeout: 5 * time.Second, EscapeGuard: 100 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	if o.brCfg != nil {
 		o.brCfg(&cfg)
 	}
@@ -425,6 +425,15 @@ func TestDataModeEcho(t *testing.T) {
 		}
 		if st := r.mod.Stats(); st.PlainBytesInSession != 0 {
 			t.Fatalf("plain bytes in session: %d", st.PlainBytesInSession)
+		}
+		// Shutting down in data mode ends the call (+++, ATH), then closes.
+		r.cancel()
+		if err := <-r.runErr; err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		r.runErr <- nil
+		if st := r.mod.Stats(); st.InSession || st.DataMode || st.Closes != 1 || st.Escapes != 1 {
+			t.Fatalf("after shutdown in data mode: %+v", st)
 		}
 	})
 }

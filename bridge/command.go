@@ -20,6 +20,7 @@ type commandSpec struct {
 	expect   string // prefix of information lines that belong to the answer
 	toFramed bool   // on OK, the module starts framing (session open)
 	toPlain  bool   // on OK, the module speaks plain text again (close, rekey)
+	raw      bool   // send line without a CR (the +++ escape)
 }
 
 // command is a bridge command in flight: downstream feeds it lines until a
@@ -53,12 +54,16 @@ func (b *Bridge) command(ctx context.Context, spec commandSpec) (at.Response, er
 		b.mu.Unlock()
 	}()
 
+	out := []byte(spec.line + "\r")
+	if spec.raw {
+		out = out[:len(spec.line)]
+	}
 	b.wmu.Lock()
 	var err error
 	if spec.framed {
-		err = b.sealAndWrite([]byte(spec.line + "\r"))
+		err = b.sealAndWrite(out)
 	} else {
-		err = b.writeModem([]byte(spec.line + "\r"))
+		err = b.writeModem(out)
 	}
 	b.wmu.Unlock()
 	if err != nil {

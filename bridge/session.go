@@ -261,3 +261,26 @@ func parseRekeyAnswer(line string, cur *c2c.Secrets) (*c2c.Secrets, error) {
 	}
 	return next, nil
 }
+
+// hangUp ends a data-mode call the way dropping DTR would on a real serial
+// port: a quiet guard, "+++", its OK after another guard, then ATH. The
+// caller makes sure the application sends nothing meanwhile.
+func (b *Bridge) hangUp(ctx context.Context) error {
+	guard := b.cfg.EscapeGuard
+	b.log.Info("ending the data-mode call (+++, ATH)")
+	select {
+	case <-time.After(guard + guard/5):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// "+++" has no CR: send it raw, as the escape, and wait for its OK.
+	if _, err := b.command(ctx, commandSpec{line: "+++", name: "+++ escape", framed: true, raw: true,
+		timeout: 2*guard + b.cfg.ProbeTimeout}); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	b.stream.data, b.stream.escape, b.stream.inFlight = false, false, false
+	b.mu.Unlock()
+	_, err := b.command(ctx, commandSpec{line: "ATH", framed: true, timeout: b.cfg.CommandTimeout})
+	return err
+}

@@ -22,7 +22,11 @@ type streamState struct {
 	down     at.LineSplitter
 }
 
-var usecc2c = []byte("+USECC2C")
+var (
+	usecc2c   = []byte("+USECC2C")
+	noCarrier = []byte("\r\n" + at.NoCarrier + "\r\n")
+	okLine    = []byte("\r\n" + at.OK + "\r\n")
+)
 
 // fromApp takes application bytes and appends to out what may go to the
 // module. In command mode it passes whole command lines (up to their CR),
@@ -63,12 +67,17 @@ func (s *streamState) fromApp(p, out []byte, now time.Time) (_ []byte, refused i
 
 // fromModule follows the module's authentic output to the application.
 func (s *streamState) fromModule(p []byte) {
+	if s.data {
+		// Data bytes are not lines: look only for what ends data mode
+		// (the module sends it as one piece).
+		if bytes.Contains(p, noCarrier) || (s.escape && bytes.Contains(p, okLine)) {
+			s.data, s.escape, s.inFlight, s.prompt = false, false, false, false
+		}
+		s.down.Reset()
+		return
+	}
 	s.down.Feed(p, func(line string) {
 		switch {
-		case s.data:
-			if line == at.NoCarrier || (s.escape && line == at.OK) {
-				s.data, s.escape, s.inFlight, s.prompt = false, false, false, false
-			}
 		case at.IsConnect(line):
 			s.data, s.inFlight, s.prompt = true, false, false
 		case at.IsFinal(line):

@@ -134,6 +134,16 @@ func (o *Opener) SetLineRate(baud int, margin time.Duration) {
 // waited in a buffer while the reader was busy. Call Poll when the line has
 // been idle.
 func (o *Opener) Feed(p []byte, now time.Time, fn func(*Event)) {
+	if len(o.buf) == 0 && len(p) > 0 {
+		// Nothing pending: decide p in place and keep only its tail.
+		o.last = now
+		i := o.scanIn(p, fn)
+		p = p[i:]
+		if len(p) <= cap(o.buf) {
+			o.buf = append(o.buf, p...)
+			return
+		}
+	}
 	for len(p) > 0 {
 		n := min(len(p), cap(o.buf)-len(o.buf))
 		o.buf = append(o.buf, p[:n]...)
@@ -204,7 +214,14 @@ func (o *Opener) validLen(l int) bool {
 // scan decides every byte of buf it can and keeps only the incomplete frame
 // candidate at the end, if any.
 func (o *Opener) scan(fn func(*Event)) {
-	buf := o.buf
+	i := o.scanIn(o.buf, fn)
+	o.buf = o.buf[:copy(o.buf, o.buf[i:])]
+}
+
+// scanIn decides the bytes of buf it can and returns how many; the rest is
+// the start of an incomplete frame. o.shadow is an offset into buf on entry
+// and into buf[i:] on return.
+func (o *Opener) scanIn(buf []byte, fn func(*Event)) int {
 	i := 0
 	for i < len(buf) {
 		j := bytes.IndexByte(buf[i:], Flag)
@@ -259,7 +276,7 @@ func (o *Opener) scan(fn func(*Event)) {
 		i++
 	}
 	o.shadow = max(o.shadow-i, 0)
-	o.buf = buf[:copy(buf, buf[i:])]
+	return i
 }
 
 // stray reports buf[from:to] as bytes outside a frame, except the part that

@@ -8,8 +8,10 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/c2cbridge/c2cbridge/at"
 	c2c "github.com/c2cbridge/c2cbridge/crypto"
 )
 
@@ -79,6 +81,13 @@ type Config struct {
 	// EscapeGuard is the quiet time around the "+++" escape the bridge
 	// sends to leave data mode (the module's S12); 1 s when 0.
 	EscapeGuard time.Duration
+	// Dial, if set, reopens the modem after the connection failed (an
+	// unplugged USB adapter); the bridge retries it with backoff. Without
+	// it a failed connection ends Run with ErrModemLost.
+	Dial func(ctx context.Context) (ModemConn, error)
+	// Keepalive is the idle time after which the bridge checks the session
+	// with an encrypted AT (0 disables).
+	Keepalive time.Duration
 	// RekeyInterval and RekeyBytes schedule rekeys (0 disables each).
 	RekeyInterval time.Duration
 	RekeyBytes    int64
@@ -149,9 +158,21 @@ type Bridge struct {
 	downStopped bool // downstream must stop reading
 	downErr     error
 	replay      replaySet
+	// strayLines splits bytes outside frames into lines (downstream only).
+	strayLines at.LineSplitter
 
 	stats counters
-	done  chan struct{} // closed when downstream exits
+	done  chan struct{} // closed when downstream exits; replaced per connection (mu)
+
+	// Signals to the control loop; buffered, sent without blocking.
+	suspect  chan struct{} // plain text arrived in a session: the module may have rebooted
+	detached chan struct{} // the application went away
+
+	lastRx    atomic.Int64  // unix nanos of the last authentic frame
+	lastTx    atomic.Int64  // unix nanos of the last application byte sent
+	rekeyBase atomic.Uint64 // application bytes both ways at the last rekey
+	nextOpen  time.Time     // opens are rate-limited (control loop only)
+	openFails int
 }
 
 // New returns a Bridge between app and modem. It does not start anything:
@@ -178,7 +199,8 @@ func New(cfg Config, app App, modem ModemConn) (*Bridge, error) {
 		}
 	}
 	b := &Bridge{cfg: cfg, log: cfg.Logger, secrets: *cfg.Secrets, app: app, modem: modem,
-		done: make(chan struct{}), state: StateStarting, since: time.Now()}
+		done: make(chan struct{}), state: StateStarting, since: time.Now(),
+		suspect: make(chan struct{}, 1), detached: make(chan struct{}, 1)}
 	b.cond = sync.NewCond(&b.mu)
 	b.replay.init(replayWindow)
 	if err := b.newCodec(); err != nil {
@@ -223,7 +245,7 @@ func (b *Bridge) newCodec() error {
 // modem connection fails. Run closes neither side.
 func (b *Bridge) Run(ctx context.Context) error {
 	defer b.secrets.Zero()
-	go b.downstream()
+	go b.downstream(b.modem, b.done)
 	defer b.stopDownstream()
 
 	if err := b.start(ctx); err != nil {
@@ -250,37 +272,6 @@ func (b *Bridge) Run(ctx context.Context) error {
 	}
 	b.setState(StateClosed)
 	return err
-}
-
-// serve runs the control loop until ctx is done or the modem fails.
-func (b *Bridge) serve(ctx context.Context) error {
-	var rekeyTimer <-chan time.Time
-	if b.cfg.RekeyInterval > 0 {
-		t := time.NewTicker(b.cfg.RekeyInterval)
-		defer t.Stop()
-		rekeyTimer = t.C
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-b.done:
-			b.mu.Lock()
-			err := b.downErr
-			b.mu.Unlock()
-			return fmt.Errorf("%w: %s: %v", ErrModemLost, b.cfg.Device, err)
-		case <-rekeyTimer:
-			if err := b.rekey(ctx); err != nil {
-				b.mu.Lock()
-				up := b.up
-				b.mu.Unlock()
-				if !up && ctx.Err() == nil {
-					return fmt.Errorf("session lost in a rekey: %w", err)
-				}
-				b.log.Warn("rekey failed; the session goes on", "err", err)
-			}
-		}
-	}
 }
 
 // shutdown flushes held input and closes the session.
@@ -316,8 +307,9 @@ func (b *Bridge) stopDownstream() {
 	b.mu.Lock()
 	b.downStopped = true
 	b.modem.SetReadDeadline(time.Unix(1, 0))
+	done := b.done
 	b.mu.Unlock()
-	<-b.done
+	<-done
 }
 
 func (b *Bridge) setState(s State) {
@@ -365,6 +357,12 @@ func (b *Bridge) flushHeld() error {
 		err = b.sealAndWrite(held)
 	}
 	b.mu.Lock()
+	if err != nil {
+		b.held = append(held, b.held...)
+		b.mu.Unlock()
+		return err
+	}
+	b.stats.appBytesUp.Add(uint64(len(held)))
 	b.hold = false
 	b.cond.Broadcast()
 	b.mu.Unlock()

@@ -45,6 +45,7 @@ func (b *Bridge) command(ctx context.Context, spec commandSpec) (at.Response, er
 	c := &command{spec: spec, done: make(chan struct{}), coll: at.Collector{Command: spec.line}}
 	b.mu.Lock()
 	b.ctl = c
+	lost := b.done
 	b.mu.Unlock()
 	defer func() {
 		b.mu.Lock()
@@ -78,7 +79,7 @@ func (b *Bridge) command(ctx context.Context, spec commandSpec) (at.Response, er
 		return at.Response{}, fmt.Errorf("%s: %w within %v", spec.name, at.ErrTimeout, spec.timeout)
 	case <-ctx.Done():
 		return at.Response{}, fmt.Errorf("%s: %w", spec.name, ctx.Err())
-	case <-b.done:
+	case <-lost:
 		return at.Response{}, fmt.Errorf("%s: %w", spec.name, ErrModemLost)
 	}
 	b.mu.Lock()

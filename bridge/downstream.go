@@ -18,8 +18,8 @@ func isTimeout(err error) bool {
 
 // downstream reads the modem until it fails or is stopped. It is the only
 // reader of the modem and the only user of the opener.
-func (b *Bridge) downstream() {
-	defer close(b.done)
+func (b *Bridge) downstream(conn ModemConn, done chan struct{}) {
+	defer close(done)
 	buf := make([]byte, readSize)
 	for {
 		b.mu.Lock()
@@ -31,10 +31,10 @@ func (b *Bridge) downstream() {
 		if b.mode == modeFramed && b.opener.Pending() > 0 {
 			deadline = time.Now().Add(b.opener.StallTimeout())
 		}
-		b.modem.SetReadDeadline(deadline)
+		conn.SetReadDeadline(deadline)
 		b.mu.Unlock()
 
-		n, err := b.modem.Read(buf)
+		n, err := conn.Read(buf)
 		now := time.Now()
 		if n > 0 {
 			b.stats.lineBytesDown.Add(uint64(n))
@@ -134,12 +134,46 @@ func (b *Bridge) onFrameEvent(ev *c2c.Event) {
 			return
 		}
 		b.stats.framesDown.Add(1)
+		b.lastRx.Store(time.Now().UnixNano())
 		b.deliver(ev.Data)
 	case c2c.Rejected:
 		b.stats.countReject(ev.Err)
 		b.log.Debug("dropped a frame", "reason", ev.Err)
 	case c2c.Stray:
 		b.stats.strayBytes.Add(uint64(ev.Size))
+		b.noticeStray(ev.Data)
+	}
+}
+
+// noticeStray looks at bytes outside frames during a session: a whole line
+// of printable text (a rebooted module prints RDY in plain text) makes the
+// control loop check the session. The bytes themselves go nowhere.
+func (b *Bridge) noticeStray(p []byte) {
+	text := false
+	b.strayLines.Feed(p, func(line string) {
+		if len(line) >= 2 && printable(line) {
+			text = true
+		}
+	})
+	if text {
+		b.signal(b.suspect)
+	}
+}
+
+func printable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// signal wakes the control loop without blocking.
+func (b *Bridge) signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
 	}
 }
 

@@ -111,42 +111,13 @@ func (b *Bridge) sessionUp() {
 	}
 }
 
-// holdAtIdle waits until the application's AT stream is idle in command
-// mode and then holds application input, so a command of the bridge's own
-// can go out. It reports false if ctx ends first.
-func (b *Bridge) holdAtIdle(ctx context.Context, stale time.Duration) bool {
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		b.wmu.Lock()
-		b.mu.Lock()
-		ok := b.up && b.stream.idle(time.Now(), stale)
-		if ok {
-			b.hold = true
-		}
-		b.mu.Unlock()
-		b.wmu.Unlock()
-		if ok {
-			return true
-		}
-		select {
-		case <-ctx.Done():
-			return false
-		case <-b.done:
-			return false
-		case <-tick.C:
-		}
-	}
-}
-
-// rekey runs AT+USECC2C=3 at an idle point and opens the next session, as
-// section 5 of the protocol says. With new secrets in the answer they become
+// rekey runs AT+USECC2C=3 and opens the next session, as
+// section 5 of the protocol says; the caller holds application input at an
+// idle point. With new secrets in the answer they become
 // the current ones (SaveSecrets, if set, persists them first).
 func (b *Bridge) rekey(ctx context.Context) error {
-	if !b.holdAtIdle(ctx, b.cfg.CommandTimeout) {
-		return ctx.Err()
-	}
 	b.setState(StateRekeying)
+	b.rekeyBase.Store(b.stats.appBytesUp.Load() + b.stats.appBytesDown.Load())
 	resp, err := b.command(ctx, commandSpec{line: "AT+USECC2C=3", name: "AT+USECC2C=3 (rekey)", framed: true,
 		timeout: b.cfg.CommandTimeout, expect: "+USECC2C:", toPlain: true})
 	if err != nil {

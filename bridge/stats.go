@@ -18,6 +18,7 @@ type counters struct {
 	replays, refused           atomic.Uint64
 	opens, rekeys              atomic.Uint64
 	reopens, reconnects        atomic.Uint64
+	rekeysOverdue              atomic.Uint64
 }
 
 func (c *counters) countReject(err error) {
@@ -57,6 +58,7 @@ type Stats struct {
 	Rekeys        uint64
 	Reopens       uint64
 	Reconnects    uint64
+	RekeysOverdue uint64 // rekeys that waited for a data-mode call to end
 }
 
 // Stats returns a snapshot of the counters.
@@ -74,5 +76,6 @@ func (b *Bridge) Stats() Stats {
 	st.Replays, st.Refused = c.replays.Load(), c.refused.Load()
 	st.Opens, st.Rekeys = c.opens.Load(), c.rekeys.Load()
 	st.Reopens, st.Reconnects = c.reopens.Load(), c.reconnects.Load()
+	st.RekeysOverdue = c.rekeysOverdue.Load()
 	return st
 }

@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"bytes"
 	"time"
 )
 
@@ -57,9 +58,17 @@ func (b *Bridge) fromApp(p, out []byte) []byte {
 	}
 	b.mu.Unlock()
 	if err := b.sealAndWrite(out); err != nil {
-		b.log.Warn("sending to the module failed", "err", err)
+		// Keep the bytes for the next connection (frames cut short on the
+		// line are dropped by the module) and make downstream notice.
+		b.log.Warn("sending to the module failed; holding input until it is back", "err", err)
+		b.mu.Lock()
+		b.held = append(bytes.Clone(out), b.held...)
+		b.up = false
+		b.mu.Unlock()
+		b.modem.Close()
 		return out
 	}
 	b.stats.appBytesUp.Add(uint64(len(out)))
+	b.lastTx.Store(time.Now().UnixNano())
 	return out
 }

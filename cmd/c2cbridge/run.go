@@ -70,6 +70,8 @@ func signalContext(log *slog.Logger) (context.Context, func()) {
 // runBridge opens both sides and runs the bridge until ctx ends. onReady,
 // if set, is called once the session is open and the link exists.
 func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger, onReady func(*ptyside.PTY)) error {
+	runCtx, cancel := context.WithCancel(context.Background())
+	defer cancel() // ends the helper goroutine below
 	kf, err := config.ReadKeyFile(cfg.Keys.File)
 	if err != nil {
 		return err
@@ -82,16 +84,23 @@ func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger, onRead
 		return err
 	}
 	defer port.Close()
+	var b *bridge.Bridge
+	detached := make(chan struct{}, 1)
 	tty, err := ptyside.Open(ptyside.Config{Link: cfg.PTY.Link, Mode: cfg.PTY.Mode.Perm(), Group: cfg.PTY.Group,
 		Logger: log.With("side", "pty"),
 		OnAttach: func(attached bool) {
-			log.Info("application side", "attached", attached)
+			if !attached {
+				select {
+				case detached <- struct{}{}:
+				default:
+				}
+			}
 		}})
 	if err != nil {
 		return err
 	}
 	defer tty.Close()
-	b, err := bridge.New(bridge.Config{
+	b, err = bridge.New(bridge.Config{
 		Secrets:  &kf.Secrets,
 		Previous: kf.Previous,
 		SaveSecrets: func(cur, prev *c2c.Secrets) error {
@@ -103,9 +112,13 @@ func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger, onRead
 		OpenTimeout:    cfg.Session.OpenTimeout.D(),
 		CommandTimeout: cfg.Session.CommandTimeout.D(),
 		MaxFrame:       int(cfg.Session.MaxFrame),
-		RekeyInterval:  cfg.Session.RekeyInterval.D(),
-		RekeyBytes:     int64(cfg.Session.RekeyBytes),
-		Logger:         log,
+		Keepalive:      cfg.Session.Keepalive.D(),
+		Dial: func(context.Context) (bridge.ModemConn, error) {
+			return modemside.Open(mcfg)
+		},
+		RekeyInterval: cfg.Session.RekeyInterval.D(),
+		RekeyBytes:    int64(cfg.Session.RekeyBytes),
+		Logger:        log,
 		OnState: func(s bridge.State) {
 			if s == bridge.StateOpen && onReady != nil {
 				onReady(tty)
@@ -116,6 +129,16 @@ func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger, onRead
 	if err != nil {
 		return err
 	}
+	go func() {
+		for {
+			select {
+			case <-detached:
+				b.AppDetached()
+			case <-runCtx.Done():
+				return
+			}
+		}
+	}()
 	log.Info("virtual tty ready", "link", tty.Link(), "tty", tty.Path())
 	return b.Run(ctx)
 }

@@ -248,7 +248,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 	go b.downstream(b.modem, b.done)
 	defer b.stopDownstream()
 
-	if err := b.start(ctx); err != nil {
+	if err := b.start(ctx, false); err != nil {
 		b.setState(StateClosed)
 		return err
 	}

@@ -45,6 +45,16 @@ type rig struct {
 	lines  chan string
 	raw    *rawReader
 	logs   *syncBuffer
+	mu     sync.Mutex
+	sim    net.Conn // the module's end of the current cable
+}
+
+// unplug cuts the current cable between bridge and module, as a USB
+// adapter that drops off the bus; the module keeps its session.
+func (r *rig) unplug() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sim.Close()
 }
 
 type syncBuffer struct {
@@ -87,21 +97,38 @@ func newRig(t *testing.T, o rigOpts) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	modemEnd, simEnd := net.Pipe()
 	appEnd, bridgeApp := net.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
-	simDone := make(chan struct{})
-	go func() {
-		defer close(simDone)
-		mod.Serve(ctx, simEnd)
-	}()
+	r := &rig{t: t, mod: mod, app: appEnd, runErr: make(chan error, 1)}
+	// connect makes a new "cable" to the module, once the last one is gone.
+	var simDone chan struct{}
+	connect := func() net.Conn {
+		if simDone != nil {
+			<-simDone
+		}
+		modemEnd, simEnd := net.Pipe()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			mod.Serve(ctx, simEnd)
+		}()
+		r.mu.Lock()
+		r.sim = simEnd
+		r.mu.Unlock()
+		simDone = done
+		return modemEnd
+	}
+	modemEnd := connect()
+	r.modem = modemEnd
 	bs := *s
 	if o.wrongTE {
 		bs.TESecret[0] ^= 1
 	}
 	logs := &syncBuffer{}
+	r.logs = logs
 	cfg := Config{Secrets: &bs, Device: "sim", ProbeTimeout: time.Second, OpenTimeout: 5 * time.Second,
-		CommandTimeout: 5 * time.Second, EscapeGuard: 100 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+		CommandTimeout: 5 * time.Second, EscapeGuard: 100 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Dial: func(context.Context) (ModemConn, error) { return connect(), nil }}
 	if o.brCfg != nil {
 		o.brCfg(&cfg)
 	}
@@ -109,7 +136,7 @@ func newRig(t *testing.T, o rigOpts) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &rig{t: t, mod: mod, b: b, app: appEnd, modem: modemEnd, runErr: make(chan error, 1), logs: logs}
+	r.b = b
 	bctx, bcancel := context.WithCancel(context.Background())
 	r.cancel = bcancel
 	go func() { r.runErr <- b.Run(bctx) }()
@@ -139,7 +166,9 @@ func newRig(t *testing.T, o rigOpts) *rig {
 		bridgeApp.Close()
 		cancel()
 		mod.Close()
-		modemEnd.Close()
+		r.mu.Lock()
+		r.sim.Close()
+		r.mu.Unlock()
 		<-simDone
 		if t.Failed() {
 			t.Logf("bridge log:\n%s", logs.String())

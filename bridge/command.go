@@ -21,16 +21,18 @@ type commandSpec struct {
 	toFramed bool   // on OK, the module starts framing (session open)
 	toPlain  bool   // on OK, the module speaks plain text again (close, rekey)
 	raw      bool   // send line without a CR (the +++ escape)
+	connect  bool   // CONNECT answers it (ATO)
 }
 
 // command is a bridge command in flight: downstream feeds it lines until a
 // final result code.
 type command struct {
-	spec  commandSpec
-	split at.LineSplitter
-	coll  at.Collector
-	once  sync.Once
-	done  chan struct{}
+	spec      commandSpec
+	connected bool // a CONNECT answered a connect command (mu)
+	split     at.LineSplitter
+	coll      at.Collector
+	once      sync.Once
+	done      chan struct{}
 }
 
 func (c *command) finish() { c.once.Do(func() { close(c.done) }) }
@@ -85,6 +87,9 @@ func (b *Bridge) command(ctx context.Context, spec commandSpec) (at.Response, er
 	b.mu.Lock()
 	resp := c.coll.Response()
 	err = c.coll.Err()
+	if c.connected {
+		resp.Final, err = at.Connect, nil
+	}
 	b.mu.Unlock()
 	if err != nil {
 		var re *at.ResultError
@@ -102,11 +107,19 @@ func (b *Bridge) command(ctx context.Context, spec commandSpec) (at.Response, er
 // when the answer says so. Called by downstream with mu not held.
 func (b *Bridge) commandLine(c *command, line string) (mine, done bool) {
 	mine = at.IsFinal(line) || strings.EqualFold(strings.TrimSpace(line), c.spec.line) ||
-		(c.spec.expect != "" && strings.HasPrefix(line, c.spec.expect))
+		(c.spec.expect != "" && strings.HasPrefix(line, c.spec.expect)) ||
+		(c.spec.connect && at.IsConnect(line))
 	if !mine {
 		return false, false
 	}
 	b.mu.Lock()
+	if c.spec.connect && at.IsConnect(line) {
+		c.connected = true
+		b.stream.data = true
+		b.mu.Unlock()
+		c.finish()
+		return true, true
+	}
 	done = c.coll.Add(line)
 	if done && line == at.OK {
 		switch {

@@ -208,11 +208,16 @@ func (b *Bridge) sessionLost() {
 	b.up = false
 	b.mode = modePlain
 	inFlight := b.stream.inFlight || b.stream.prompt
+	call := b.stream.data
 	b.stream.inFlight, b.stream.prompt, b.stream.data, b.stream.escape = false, false, false, false
 	b.mu.Unlock()
-	if inFlight {
+	switch {
+	case call:
+		b.log.Warn("a data-mode call was up when the session was lost: told the application NO CARRIER")
+		b.replyApp(at.NoCarrier)
+	case inFlight:
 		b.log.Warn("an application command was in flight when the session was lost: answered ERROR")
-		b.replyApp("ERROR")
+		b.replyApp(at.Error)
 	}
 }
 
@@ -268,9 +273,10 @@ func (b *Bridge) waitBackoff(ctx context.Context) bool {
 // session and resumes. Application input is held meanwhile.
 func (b *Bridge) reconnect(ctx context.Context, cause error) error {
 	b.log.Warn("modem connection lost; reconnecting", "device", b.cfg.Device, "err", cause)
+	b.setState(StateModemLost)
 	b.holdNow()
-	b.sessionLost()
 	b.mu.Lock()
+	b.up = false
 	old := b.modem
 	b.mu.Unlock()
 	old.Close()
@@ -293,7 +299,11 @@ func (b *Bridge) reconnect(ctx context.Context, cause error) error {
 		b.wmu.Unlock()
 		go b.downstream(conn, done)
 		b.stats.reconnects.Add(1)
-		if err := b.start(ctx); err != nil {
+		if b.inDataMode() && b.resumeCall(ctx) {
+			b.log.Info("modem connection restored; the call goes on", "device", b.cfg.Device)
+			return nil
+		}
+		if err := b.start(ctx, true); err != nil {
 			b.log.Warn("after reconnecting, the session could not be resumed", "err", err)
 			b.mu.Lock()
 			b.downStopped = true
@@ -312,6 +322,40 @@ func (b *Bridge) reconnect(ctx context.Context, cause error) error {
 		b.log.Info("modem connection restored", "device", b.cfg.Device)
 		return nil
 	}
+}
+
+// resumeCall finds a data-mode call the module kept while the adapter was
+// away: it escapes to command mode (an authentic OK proves the session)
+// and goes back to the call with ATO. It reports false when the module did
+// not answer, so the caller probes it as usual.
+func (b *Bridge) resumeCall(ctx context.Context) bool {
+	b.mu.Lock()
+	b.mode = modeFramed
+	b.opener.Reset()
+	b.mu.Unlock()
+	guard := b.cfg.EscapeGuard
+	select {
+	case <-time.After(guard + guard/5):
+	case <-ctx.Done():
+		return false
+	}
+	if _, err := b.command(ctx, commandSpec{line: "+++", name: "+++ escape (resume)", framed: true, raw: true,
+		timeout: 2*guard + b.cfg.ProbeTimeout}); err != nil {
+		b.mu.Lock()
+		b.mode = modePlain
+		b.mu.Unlock()
+		return false
+	}
+	b.mu.Lock()
+	b.stream.data = false
+	b.mu.Unlock()
+	if _, err := b.command(ctx, commandSpec{line: "ATO", name: "ATO (resume the call)", framed: true, connect: true,
+		timeout: b.cfg.ProbeTimeout}); err != nil {
+		b.log.Warn("the call could not be resumed", "err", err)
+		b.replyApp(at.NoCarrier)
+	}
+	b.sessionUp()
+	return true
 }
 
 // AppDetached tells the bridge that the application closed the virtual tty.

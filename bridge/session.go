@@ -13,15 +13,22 @@ import (
 
 // start finds out where the module is and opens the session: a plain AT
 // first; if that gets no answer, an encrypted AT in case a session is still
-// open from a previous run; then AT+USECC2C=1.
-func (b *Bridge) start(ctx context.Context) error {
+// open from a previous run; then AT+USECC2C=1. After a reconnect the module
+// has usually kept its session, so the encrypted AT goes first: a plain one
+// would reach a module in a session as stray bytes.
+func (b *Bridge) start(ctx context.Context, reconnect bool) error {
 	b.setState(StateOpening)
 	b.log.Info("probing the module", "device", b.cfg.Device, "keys", b.secrets.String())
+	if reconnect && b.probeSession(ctx) {
+		b.log.Info("the module kept the secure session; carrying on")
+		b.sessionUp()
+		return nil
+	}
 	_, err := b.command(ctx, commandSpec{line: "AT", name: "plain AT probe", timeout: b.cfg.ProbeTimeout})
 	switch {
 	case err == nil:
 	case errors.Is(err, at.ErrTimeout):
-		if b.probeSession(ctx) {
+		if !reconnect && b.probeSession(ctx) {
 			b.log.Info("a secure session is still open from a previous run; carrying on with it",
 				"version", b.secrets.Version().String(), "fingerprint", b.secrets.Fingerprint())
 			b.sessionUp()
@@ -34,10 +41,14 @@ func (b *Bridge) start(ctx context.Context) error {
 	default:
 		return err
 	}
+	if reconnect {
+		// The module speaks plain text: it lost the session (a reboot).
+		b.sessionLost()
+	}
 	if err := b.open(ctx); err != nil {
 		return err
 	}
-	if b.cfg.Previous != nil {
+	if b.cfg.Previous != nil && !reconnect {
 		// The key file still holds the previous generation: a rekey with
 		// new secrets was not confirmed before the last run ended.
 		prev := *b.cfg.Previous

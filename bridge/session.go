@@ -28,7 +28,7 @@ func (b *Bridge) start(ctx context.Context, reconnect bool) error {
 	switch {
 	case err == nil:
 	case errors.Is(err, at.ErrTimeout):
-		if !reconnect && b.probeSession(ctx) {
+		if !reconnect && b.probeSessionAnyGeneration(ctx) {
 			b.log.Info("a secure session is still open from a previous run; carrying on with it",
 				"version", b.secrets.Version().String(), "fingerprint", b.secrets.Fingerprint())
 			b.sessionUp()
@@ -48,7 +48,8 @@ func (b *Bridge) start(ctx context.Context, reconnect bool) error {
 	if err := b.open(ctx); err != nil {
 		return err
 	}
-	if b.cfg.Previous != nil && !reconnect {
+	switch {
+	case b.cfg.Previous != nil && !reconnect:
 		// The key file still holds the previous generation: a rekey with
 		// new secrets was not confirmed before the last run ended.
 		prev := *b.cfg.Previous
@@ -60,9 +61,40 @@ func (b *Bridge) start(ctx context.Context, reconnect bool) error {
 		cur := b.currentSecrets()
 		b.save(&cur, nil)
 		cur.Zero()
+	default:
+		// An open carries only te_secret: check the key with an encrypted AT.
+		if _, err := b.command(ctx, commandSpec{line: "AT", name: "encrypted AT (key check)", framed: true, timeout: b.cfg.ProbeTimeout}); err != nil {
+			return fmt.Errorf("%w: the module opened the session but gives no authentic answer to frames made with the key file's key (fingerprint %s): keys.file does not hold this module's current secrets; restore them or pair again (%v)",
+				ErrRefused, b.secrets.Fingerprint(), err)
+		}
 	}
 	b.sessionUp()
 	return nil
+}
+
+// probeSessionAnyGeneration probes a session left open by a previous run,
+// with the current secrets and, if the key file still holds them, the
+// previous ones. An authentic answer confirms that generation, and the key
+// file is rewritten with it alone.
+func (b *Bridge) probeSessionAnyGeneration(ctx context.Context) bool {
+	ok := b.probeSession(ctx)
+	if b.cfg.Previous == nil {
+		return ok
+	}
+	if !ok {
+		prev := *b.cfg.Previous
+		prev.TESecret = b.secrets.TESecret
+		defer prev.Zero()
+		b.useSecrets(&prev)
+		if !b.probeSession(ctx) {
+			return false
+		}
+		b.log.Warn("the module still uses the previous secrets", "fingerprint", prev.Fingerprint())
+	}
+	cur := b.currentSecrets()
+	b.save(&cur, nil)
+	cur.Zero()
+	return true
 }
 
 // probeSession sends an encrypted AT and reports whether an authentic OK

@@ -203,3 +203,33 @@ func (c *Collector) Err() error {
 	}
 	return &ResultError{Command: c.Command, Result: c.resp.Final}
 }
+
+// redacted lists the commands whose arguments are secrets: the C2C
+// secrets, the SIM PIN and PDP authentication.
+var redacted = []string{"+USECC2C", "+CPIN", "+UAUTHREQ", "+CGAUTH"}
+
+// Redact returns line with the arguments of secret-bearing commands (and
+// the answers that echo them) replaced by "<redacted>": everything after
+// the first '=' or ':' that follows AT+USECC2C, AT+CPIN, AT+UAUTHREQ or
+// AT+CGAUTH, in any case. Other lines come back unchanged.
+func Redact(line string) string {
+	upper := strings.ToUpper(line)
+	cut := -1
+	for _, name := range redacted {
+		i := strings.Index(upper, name)
+		if i < 0 {
+			continue
+		}
+		j := strings.IndexAny(line[i+len(name):], "=:")
+		if j < 0 {
+			continue
+		}
+		if k := i + len(name) + j + 1; cut < 0 || k < cut {
+			cut = k
+		}
+	}
+	if cut < 0 {
+		return line
+	}
+	return line[:cut] + "<redacted>"
+}

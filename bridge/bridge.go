@@ -100,6 +100,13 @@ type Config struct {
 	// the new one is used), then with prev nil once an authentic answer has
 	// confirmed the new generation (or, if it failed, the old one is back).
 	SaveSecrets func(cur, prev *c2c.Secrets) error
+	// Trace logs the plaintext AT lines each way (never data-mode bytes),
+	// with the arguments of secret-bearing commands redacted. SetTrace
+	// changes it while running.
+	Trace bool
+	// Heartbeat, if set, is called from the control loop on every tick; it
+	// proves the engine's own loop runs (the systemd watchdog).
+	Heartbeat func()
 	// OnState, if set, is called on every session state change.
 	OnState func(State)
 }
@@ -168,11 +175,16 @@ type Bridge struct {
 	suspect  chan struct{} // plain text arrived in a session: the module may have rebooted
 	detached chan struct{} // the application went away
 
-	lastRx    atomic.Int64  // unix nanos of the last authentic frame
-	lastTx    atomic.Int64  // unix nanos of the last application byte sent
-	rekeyBase atomic.Uint64 // application bytes both ways at the last rekey
-	nextOpen  time.Time     // opens are rate-limited (control loop only)
-	openFails int
+	trace      atomic.Bool
+	traceDown  at.LineSplitter // downstream only
+	lastRekey  time.Time       // mu
+	rekeyEvery time.Duration   // mu; SetRekeySchedule
+	rekeyBytes int64           // mu
+	lastRx     atomic.Int64    // unix nanos of the last authentic frame
+	lastTx     atomic.Int64    // unix nanos of the last application byte sent
+	rekeyBase  atomic.Uint64   // application bytes both ways at the last rekey
+	nextOpen   time.Time       // opens are rate-limited (control loop only)
+	openFails  int
 }
 
 // New returns a Bridge between app and modem. It does not start anything:
@@ -202,6 +214,8 @@ func New(cfg Config, app App, modem ModemConn) (*Bridge, error) {
 		done: make(chan struct{}), state: StateStarting, since: time.Now(),
 		suspect: make(chan struct{}, 1), detached: make(chan struct{}, 1)}
 	b.cond = sync.NewCond(&b.mu)
+	b.trace.Store(cfg.Trace)
+	b.rekeyEvery, b.rekeyBytes = cfg.RekeyInterval, cfg.RekeyBytes
 	b.replay.init(replayWindow)
 	if err := b.newCodec(); err != nil {
 		return nil, fmt.Errorf("new bridge: %w", err)
@@ -369,8 +383,27 @@ func (b *Bridge) flushHeld() error {
 	return err
 }
 
+// SetTrace turns the AT trace on or off while running.
+func (b *Bridge) SetTrace(on bool) { b.trace.Store(on) }
+
+// SetRekeySchedule changes session.rekey_interval and session.rekey_bytes
+// while running (0 disables each).
+func (b *Bridge) SetRekeySchedule(interval time.Duration, bytes int64) {
+	b.mu.Lock()
+	b.rekeyEvery, b.rekeyBytes = interval, bytes
+	b.mu.Unlock()
+}
+
+// traceLine logs one plaintext AT line when the trace is on.
+func (b *Bridge) traceLine(dir, line string) {
+	if b.trace.Load() {
+		b.log.Info("trace", "dir", dir, "line", at.Redact(line))
+	}
+}
+
 // replyApp writes a line of the bridge's own to the application, formatted
 // as a module response.
 func (b *Bridge) replyApp(line string) {
+	b.traceLine("bridge>app", line)
 	b.app.Write([]byte("\r\n" + line + "\r\n"))
 }

@@ -57,6 +57,7 @@ func (b *Bridge) command(ctx context.Context, spec commandSpec) (at.Response, er
 		b.mu.Unlock()
 	}()
 
+	b.traceLine("bridge>module", spec.line)
 	out := []byte(spec.line + "\r")
 	if spec.raw {
 		out = out[:len(spec.line)]
@@ -112,6 +113,7 @@ func (b *Bridge) commandLine(c *command, line string) (mine, done bool) {
 	if !mine {
 		return false, false
 	}
+	b.traceLine("module>bridge", line)
 	b.mu.Lock()
 	if c.spec.connect && at.IsConnect(line) {
 		c.connected = true

@@ -201,8 +201,12 @@ func (b *Bridge) deliver(p []byte) {
 // toApp writes plaintext to the application and follows the AT stream.
 func (b *Bridge) toApp(p []byte) {
 	b.mu.Lock()
+	data := b.stream.data
 	b.stream.fromModule(p)
 	b.mu.Unlock()
+	if !data && b.trace.Load() {
+		b.traceDown.Feed(p, func(line string) { b.traceLine("module>app", line) })
+	}
 	b.stats.appBytesDown.Add(uint64(len(p)))
 	if _, err := b.app.Write(p); err != nil {
 		b.log.Debug("write to the application", "err", err)

@@ -34,7 +34,9 @@ func (b *Bridge) serve(ctx context.Context) error {
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
-	lastRekey := time.Now()
+	b.mu.Lock()
+	b.lastRekey = time.Now()
+	b.mu.Unlock()
 	overdue := false
 	for {
 		b.mu.Lock()
@@ -61,7 +63,10 @@ func (b *Bridge) serve(ctx context.Context) error {
 		case <-b.detached:
 			b.appGone(ctx)
 		case now := <-t.C:
-			due := b.rekeyDue(now, lastRekey)
+			if b.cfg.Heartbeat != nil {
+				b.cfg.Heartbeat()
+			}
+			due := b.rekeyDue(now)
 			if due && b.tryHold() {
 				overdue = false
 				if err := b.rekey(ctx); err != nil {
@@ -72,7 +77,9 @@ func (b *Bridge) serve(ctx context.Context) error {
 						b.log.Warn("rekey failed; the session goes on", "err", err)
 					}
 				}
-				lastRekey = time.Now()
+				b.mu.Lock()
+				b.lastRekey = time.Now()
+				b.mu.Unlock()
 				continue
 			}
 			if due && !overdue && b.inDataMode() {
@@ -89,16 +96,19 @@ func (b *Bridge) serve(ctx context.Context) error {
 
 // rekeyDue reports whether session.rekey_interval or session.rekey_bytes
 // has been reached.
-func (b *Bridge) rekeyDue(now, last time.Time) bool {
-	if !b.isUp() {
+func (b *Bridge) rekeyDue(now time.Time) bool {
+	b.mu.Lock()
+	up, last, every, limit := b.up, b.lastRekey, b.rekeyEvery, b.rekeyBytes
+	b.mu.Unlock()
+	if !up {
 		return false
 	}
-	if b.cfg.RekeyInterval > 0 && now.Sub(last) >= b.cfg.RekeyInterval {
+	if every > 0 && now.Sub(last) >= every {
 		return true
 	}
-	if b.cfg.RekeyBytes > 0 {
+	if limit > 0 {
 		moved := b.stats.appBytesUp.Load() + b.stats.appBytesDown.Load()
-		return moved-b.rekeyBase.Load() >= uint64(b.cfg.RekeyBytes)
+		return moved-b.rekeyBase.Load() >= uint64(limit)
 	}
 	return false
 }

@@ -37,6 +37,9 @@ func (c *counters) countReject(err error) {
 // Stats is a snapshot of a Bridge's counters and state.
 type Stats struct {
 	State         State
+	ModemUp       bool      // the modem connection is there (not reconnecting)
+	LastRekey     time.Time // zero before the first
+	NextRekey     time.Time // zero when no rekey is scheduled by time
 	Since         time.Time
 	Version       c2c.Version
 	Fingerprint   string
@@ -64,7 +67,14 @@ type Stats struct {
 // Stats returns a snapshot of the counters.
 func (b *Bridge) Stats() Stats {
 	b.mu.Lock()
-	st := Stats{State: b.state, Since: b.since, Version: b.secrets.Version(), Fingerprint: b.secrets.Fingerprint()}
+	st := Stats{State: b.state, Since: b.since, Version: b.secrets.Version(), Fingerprint: b.secrets.Fingerprint(),
+		ModemUp: b.state != StateModemLost}
+	if b.stats.rekeys.Load() > 0 {
+		st.LastRekey = b.lastRekey
+	}
+	if b.rekeyEvery > 0 && !b.lastRekey.IsZero() {
+		st.NextRekey = b.lastRekey.Add(b.rekeyEvery)
+	}
 	b.mu.Unlock()
 	c := &b.stats
 	st.AppBytesUp, st.AppBytesDown = c.appBytesUp.Load(), c.appBytesDown.Load()

@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"bytes"
+	"strings"
 	"time"
 )
 
@@ -38,8 +39,14 @@ func (b *Bridge) upstream() {
 // returned for reuse.
 func (b *Bridge) fromApp(p, out []byte) []byte {
 	b.mu.Lock()
+	lines := !b.stream.data && !b.stream.prompt
 	out, refused := b.stream.fromApp(p, out, time.Now())
 	b.mu.Unlock()
+	if lines && b.trace.Load() {
+		for _, l := range strings.FieldsFunc(string(out), func(r rune) bool { return r == '\r' || r == '\n' }) {
+			b.traceLine("app>module", l)
+		}
+	}
 	for range refused {
 		b.stats.refused.Add(1)
 		b.log.Warn("refused an application command containing +USECC2C: only the bridge opens, closes or rekeys the secure channel")

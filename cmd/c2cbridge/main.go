@@ -69,20 +69,32 @@ func fail(stderr io.Writer, err error) int {
 
 // newLogger makes the process logger from log.level and log.format.
 func newLogger(w io.Writer, level, format string) *slog.Logger {
-	var l slog.Level
+	l, _ := newLevelLogger(w, level, format)
+	return l
+}
+
+// newLevelLogger is newLogger with the level in a LevelVar, so SIGHUP can
+// change it.
+func newLevelLogger(w io.Writer, level, format string) (*slog.Logger, *slog.LevelVar) {
+	lv := new(slog.LevelVar)
+	lv.Set(parseLevel(level))
+	opts := &slog.HandlerOptions{Level: lv}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts)), lv
+	}
+	return slog.New(slog.NewTextHandler(w, opts)), lv
+}
+
+// parseLevel maps log.level to a slog level (info for anything unknown;
+// the configuration is validated before).
+func parseLevel(level string) slog.Level {
 	switch strings.ToLower(level) {
 	case "debug":
-		l = slog.LevelDebug
+		return slog.LevelDebug
 	case "warn":
-		l = slog.LevelWarn
+		return slog.LevelWarn
 	case "error":
-		l = slog.LevelError
-	default:
-		l = slog.LevelInfo
+		return slog.LevelError
 	}
-	opts := &slog.HandlerOptions{Level: l}
-	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.LevelInfo
 }

@@ -23,6 +23,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	var path string
 	fs.StringVar(&path, "config", "/etc/c2cbridge/config.yaml", "configuration `FILE`")
 	fs.StringVar(&path, "c", "/etc/c2cbridge/config.yaml", "configuration `FILE` (short for --config)")
+	trace := fs.Bool("trace", false, "log the plaintext AT lines each way (secrets redacted; as log.trace)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -34,10 +35,13 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, err)
 	}
-	log := newLogger(stderr, cfg.Log.Level, cfg.Log.Format)
+	if *trace {
+		cfg.Log.Trace = true
+	}
+	log, level := newLevelLogger(stderr, cfg.Log.Level, cfg.Log.Format)
 	ctx, stop := signalContext(log)
 	defer stop()
-	if err := runBridge(ctx, cfg, log, nil); err != nil {
+	if err := runBridgeWith(ctx, cfg, log, runOptions{level: level, forceTrace: *trace}); err != nil {
 		return fail(stderr, err)
 	}
 	return 0
@@ -67,9 +71,26 @@ func signalContext(log *slog.Logger) (context.Context, func()) {
 	return ctx, func() { signal.Stop(ch); cancel() }
 }
 
+// runOptions are what runBridgeWith takes besides the configuration.
+type runOptions struct {
+	// onReady, if set, is called once the session is open and the link exists.
+	onReady func(*ptyside.PTY)
+	// level, if set, is changed by SIGHUP to the re-read log.level.
+	level *slog.LevelVar
+	// forceTrace keeps the trace on across SIGHUP (--trace).
+	forceTrace bool
+}
+
 // runBridge opens both sides and runs the bridge until ctx ends. onReady,
 // if set, is called once the session is open and the link exists.
 func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger, onReady func(*ptyside.PTY)) error {
+	return runBridgeWith(ctx, cfg, log, runOptions{onReady: onReady})
+}
+
+// runBridgeWith is runBridge with options; it also re-reads the
+// configuration on SIGHUP.
+func runBridgeWith(ctx context.Context, cfg *config.Config, log *slog.Logger, opts runOptions) error {
+	onReady := opts.onReady
 	runCtx, cancel := context.WithCancel(context.Background())
 	defer cancel() // ends the helper goroutine below
 	kf, err := config.ReadKeyFile(cfg.Keys.File)
@@ -129,11 +150,16 @@ func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger, onRead
 	if err != nil {
 		return err
 	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	go func() {
 		for {
 			select {
 			case <-detached:
 				b.AppDetached()
+			case <-hup:
+				reload(cfg, b, log, opts)
 			case <-runCtx.Done():
 				return
 			}
@@ -141,4 +167,50 @@ func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger, onRead
 	}()
 	log.Info("virtual tty ready", "link", tty.Link(), "tty", tty.Path())
 	return b.Run(ctx)
+}
+
+// reload re-reads the configuration on SIGHUP and applies what can change
+// without a new session: log.level, log.trace and the rekey schedule. Other
+// changes are reported as needing a restart.
+func reload(cur *config.Config, b *bridge.Bridge, log *slog.Logger, opts runOptions) {
+	if cur.Path == "" {
+		log.Warn("SIGHUP: no configuration file to re-read")
+		return
+	}
+	next, err := config.Load(cur.Path)
+	if err != nil {
+		log.Error("SIGHUP: the configuration was not reloaded", "err", err)
+		return
+	}
+	if opts.level != nil {
+		opts.level.Set(parseLevel(next.Log.Level))
+	}
+	b.SetTrace(next.Log.Trace || opts.forceTrace)
+	b.SetRekeySchedule(next.Session.RekeyInterval.D(), int64(next.Session.RekeyBytes))
+	var restart []string
+	if next.Modem != cur.Modem {
+		restart = append(restart, "modem")
+	}
+	if next.PTY != cur.PTY {
+		restart = append(restart, "pty")
+	}
+	if next.Keys != cur.Keys {
+		restart = append(restart, "keys")
+	}
+	if next.Status != cur.Status {
+		restart = append(restart, "status")
+	}
+	s1, s2 := cur.Session, next.Session
+	s1.RekeyInterval, s1.RekeyBytes, s2.RekeyInterval, s2.RekeyBytes = 0, 0, 0, 0
+	if s1 != s2 {
+		restart = append(restart, "session (except rekey_interval, rekey_bytes)")
+	}
+	if next.Log.Format != cur.Log.Format {
+		restart = append(restart, "log.format")
+	}
+	log.Info("SIGHUP: configuration reloaded", "log_level", next.Log.Level, "trace", next.Log.Trace || opts.forceTrace,
+		"rekey_interval", next.Session.RekeyInterval.String(), "rekey_bytes", int64(next.Session.RekeyBytes))
+	if len(restart) > 0 {
+		log.Warn("SIGHUP: these changes need a restart (systemctl restart c2cbridge)", "sections", restart)
+	}
 }

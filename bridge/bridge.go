@@ -70,6 +70,10 @@ type Config struct {
 	Device string
 	// Baud is the line's bit rate (for telling a stalled frame from a slow one).
 	Baud int
+	// PaceBaud, if positive, paces upstream frames to this bit rate (10 bits
+	// a byte) and gathers application bytes while the line is busy; 0
+	// writes at once (a pseudo-terminal has no line rate).
+	PaceBaud int
 	// ProbeTimeout bounds the plain and encrypted AT probes at start-up.
 	ProbeTimeout time.Duration
 	// OpenTimeout bounds the answer to AT+USECC2C=1.
@@ -180,6 +184,7 @@ type Bridge struct {
 	lastRekey  time.Time       // mu
 	rekeyEvery time.Duration   // mu; SetRekeySchedule
 	rekeyBytes int64           // mu
+	lineFree   atomic.Int64    // unix nanos when the line has sent all written bytes (pacing)
 	lastRx     atomic.Int64    // unix nanos of the last authentic frame
 	lastTx     atomic.Int64    // unix nanos of the last application byte sent
 	rekeyBase  atomic.Uint64   // application bytes both ways at the last rekey
@@ -278,8 +283,8 @@ func (b *Bridge) Run(ctx context.Context) error {
 	b.mu.Lock()
 	b.upStopped = true
 	b.cond.Broadcast()
-	b.mu.Unlock()
 	b.app.SetReadDeadline(time.Unix(1, 0))
+	b.mu.Unlock()
 	<-upDone
 	if err == nil {
 		b.shutdown()
@@ -338,6 +343,11 @@ func (b *Bridge) setState(s State) {
 
 // writeModem writes p to the modem; the caller holds wmu.
 func (b *Bridge) writeModem(p []byte) error {
+	if b.cfg.PaceBaud > 0 {
+		now := time.Now().UnixNano()
+		busy := int64(len(p)) * int64(10*time.Second) / int64(b.cfg.PaceBaud)
+		b.lineFree.Store(max(b.lineFree.Load(), now) + busy)
+	}
 	if _, err := b.modem.Write(p); err != nil {
 		return fmt.Errorf("%w: write: %v", ErrModemLost, err)
 	}

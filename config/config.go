@@ -26,6 +26,7 @@ const (
 	DefaultParity         = "none"
 	DefaultStopBits       = 1
 	DefaultFlowControl    = "rtscts"
+	DefaultPace           = "auto"
 	DefaultPTYMode        = 0o660
 	DefaultProbeTimeout   = 2 * time.Second
 	DefaultOpenTimeout    = 150 * time.Second
@@ -64,6 +65,10 @@ type Modem struct {
 	Parity      string `yaml:"parity"`
 	StopBits    int    `yaml:"stop_bits"`
 	FlowControl string `yaml:"flow_control"`
+	// Pace paces upstream frames to the line's byte rate (modem.baud) and
+	// coalesces small writes while the line is busy: auto (on for a real
+	// UART, off for a pseudo-terminal), on or off.
+	Pace string `yaml:"pace"`
 }
 
 // PTY is the plaintext virtual tty offered to applications.
@@ -107,7 +112,7 @@ type Log struct {
 func Default() Config {
 	return Config{
 		Modem: Modem{Baud: DefaultBaud, DataBits: DefaultDataBits, Parity: DefaultParity,
-			StopBits: DefaultStopBits, FlowControl: DefaultFlowControl},
+			StopBits: DefaultStopBits, FlowControl: DefaultFlowControl, Pace: DefaultPace},
 		PTY: PTY{Mode: DefaultPTYMode},
 		Session: Session{
 			ProbeTimeout:   Duration(DefaultProbeTimeout),
@@ -166,6 +171,8 @@ func (c *Config) Validate() error {
 		return bad("modem.stop_bits", "%d is not 1 or 2", c.Modem.StopBits)
 	case !oneOf(c.Modem.FlowControl, "rtscts", "none"):
 		return bad("modem.flow_control", "%q is not one of rtscts, none", c.Modem.FlowControl)
+	case !oneOf(c.Modem.Pace, "auto", "on", "off"):
+		return bad("modem.pace", "%q is not one of auto, on, off", c.Modem.Pace)
 	case c.PTY.Link == "":
 		return bad("pty.link", "required: where to link the virtual tty, e.g. /dev/ttyC2C0")
 	case c.PTY.Mode > 0o777:

@@ -361,3 +361,15 @@ func (p *Port) Close() error {
 	})
 	return err
 }
+
+// IsPTY reports whether the port is a pseudo-terminal (a simulated module
+// in tests and benchmarks) rather than a real UART.
+func (p *Port) IsPTY() bool {
+	rc, err := p.file.SyscallConn()
+	if err != nil {
+		return false
+	}
+	pty := false
+	rc.Control(func(fd uintptr) { pty = isPseudoTerminal(int(fd)) })
+	return pty
+}

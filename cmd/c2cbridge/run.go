@@ -129,6 +129,7 @@ func runBridgeWith(ctx context.Context, cfg *config.Config, log *slog.Logger, op
 		},
 		Device:         cfg.Modem.Device,
 		Baud:           cfg.Modem.Baud,
+		PaceBaud:       paceBaud(cfg, port, log),
 		ProbeTimeout:   cfg.Session.ProbeTimeout.D(),
 		OpenTimeout:    cfg.Session.OpenTimeout.D(),
 		CommandTimeout: cfg.Session.CommandTimeout.D(),
@@ -213,4 +214,20 @@ func reload(cur *config.Config, b *bridge.Bridge, log *slog.Logger, opts runOpti
 	if len(restart) > 0 {
 		log.Warn("SIGHUP: these changes need a restart (systemctl restart c2cbridge)", "sections", restart)
 	}
+}
+
+// paceBaud applies modem.pace: auto paces a real UART to modem.baud and
+// leaves a pseudo-terminal (a simulated module) unpaced.
+func paceBaud(cfg *config.Config, port *modemside.Port, log *slog.Logger) int {
+	switch cfg.Modem.Pace {
+	case "on":
+		return cfg.Modem.Baud
+	case "off":
+		return 0
+	}
+	if port.IsPTY() {
+		log.Debug("the modem device is a pseudo-terminal: upstream frames are not paced (modem.pace: on paces them)")
+		return 0
+	}
+	return cfg.Modem.Baud
 }

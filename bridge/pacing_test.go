@@ -1,0 +1,40 @@
+package bridge
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/c2cbridge/c2cbridge/modemsim"
+)
+
+// TestPacingCoalescesSmallWrites: on an emulated 115200 baud line, a storm
+// of 10-byte application writes leaves in far fewer frames than writes,
+// and every byte comes back.
+func TestPacingCoalescesSmallWrites(t *testing.T) {
+	for _, pace := range []int{0, 115200} {
+		r := newRig(t, rigOpts{rawApp: true,
+			modCfg: func(c *modemsim.Config) { c.Baud = 115200 },
+			brCfg:  func(c *Config) { c.PaceBaud = pace; c.Baud = 115200 }})
+		r.waitOpen()
+		r.send("ATD*99#\r")
+		r.raw.waitLen(t, len("\r\nCONNECT\r\n"))
+		r.raw.take(len("\r\nCONNECT\r\n"))
+		before := r.b.Stats().FramesUp
+		const writes = 200
+		var sent []byte
+		for i := range writes {
+			p := bytes.Repeat([]byte{byte('a' + i%26)}, 10)
+			sent = append(sent, p...)
+			r.send(string(p))
+		}
+		back := r.raw.waitLen(t, len(sent))
+		if !bytes.Equal(back, sent) {
+			t.Fatalf("pace %d: the storm came back different", pace)
+		}
+		frames := r.b.Stats().FramesUp - before
+		t.Logf("pace %d: %d writes of 10 bytes left in %d frames", pace, writes, frames)
+		if pace > 0 && frames > writes/4 {
+			t.Fatalf("with pacing %d writes left in %d frames: not coalesced", writes, frames)
+		}
+	}
+}

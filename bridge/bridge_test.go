@@ -552,7 +552,7 @@ func TestRekey(t *testing.T) {
 					}
 				}})
 			r.waitOpen()
-			const rounds = 30
+			const rounds = 10
 			for i := 0; r.mod.Stats().Rekeys < rounds; i++ {
 				if i > 100000 {
 					t.Fatal("rekeys do not happen")

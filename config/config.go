@@ -210,7 +210,12 @@ func oneOf(s string, set ...string) bool {
 	return false
 }
 
-var unknownField = regexp.MustCompile(`line (\d+): field (\S+) not found in type \S+`)
+var (
+	unknownField = regexp.MustCompile(`line (\d+): field (\S+) not found in type \S+`)
+	// quotedValue matches the piece of a value yaml.v3 quotes in a type
+	// error; in a key file that may be part of a secret.
+	quotedValue = regexp.MustCompile("`[^`]*`")
+)
 
 // decodeStrict decodes YAML into v, refusing unknown keys and rewording the
 // YAML library's errors so they say what to fix.
@@ -228,11 +233,11 @@ func decodeStrict(data []byte, v any) error {
 			if m := unknownField.FindStringSubmatch(e); m != nil {
 				e = fmt.Sprintf("line %s: unknown key %q (check its spelling and indentation)", m[1], m[2])
 			}
-			msgs = append(msgs, e)
+			msgs = append(msgs, quotedValue.ReplaceAllString(e, "(value hidden)"))
 		}
 		return fmt.Errorf("%w: %s", ErrInvalid, strings.Join(msgs, "; "))
 	}
-	return fmt.Errorf("%w: %s", ErrInvalid, strings.TrimPrefix(err.Error(), "yaml: "))
+	return fmt.Errorf("%w: %s", ErrInvalid, quotedValue.ReplaceAllString(strings.TrimPrefix(err.Error(), "yaml: "), "(value hidden)"))
 }
 
 // Duration is a time.Duration written in Go syntax ("2s", "150s", "24h").

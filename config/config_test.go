@@ -228,3 +228,18 @@ func TestWriteKeyFileAtomic(t *testing.T) {
 		t.Fatal("write into a missing directory succeeded")
 	}
 }
+
+func TestKeyFileErrorsHideValues(t *testing.T) {
+	for _, content := range []string{
+		"000102030405060708090a0b0c0d0e0f\n",
+		"te_secret: [000102030405060708090a0b0c0d0e0f]\nkey: 101112131415161718191a1b1c1d1e1f\n",
+	} {
+		_, err := ParseKeyFile([]byte(content))
+		if err == nil {
+			t.Fatalf("%q accepted", content)
+		}
+		if strings.Contains(err.Error(), "0001020304") || strings.Contains(err.Error(), "00010203") {
+			t.Fatalf("error shows part of a secret: %v", err)
+		}
+	}
+}

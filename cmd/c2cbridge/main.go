@@ -2,6 +2,9 @@
 // whose AT interface is locked with local chip-to-chip (C2C) security.
 //
 //	c2cbridge run --config FILE      run the bridge (the systemd service)
+//	c2cbridge pair --config FILE     pair with the module (once per device)
+//	c2cbridge keys check -c FILE     check the key file
+//	c2cbridge status [--json]        the running daemon's status
 //	c2cbridge demo                   the bridge in front of a simulated modem
 //	c2cbridge simulate --link PATH   a simulated SARA-R5 on a pty
 //	c2cbridge version                print the version
@@ -23,6 +26,10 @@ const usage = `c2cbridge: a plaintext virtual tty in front of a C2C-secured u-bl
 
 Usage:
   c2cbridge run --config FILE        run the bridge (-c FILE)
+  c2cbridge pair --config FILE [--force] [--retries N]
+                                     pair with the module, write keys.file
+  c2cbridge keys check --config FILE check the key file, print its fingerprint
+  c2cbridge status [--json]          print the running daemon's status (-c FILE: use its status.socket)
   c2cbridge demo                     run the bridge in front of a simulated modem
   c2cbridge simulate --link PATH ... run a simulated SARA-R5 on a pty
   c2cbridge version                  print the version
@@ -50,6 +57,12 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		return cmdDemo(rest, stdout, stderr)
 	case "simulate":
 		return cmdSimulate(rest, stdout, stderr)
+	case "status":
+		return cmdStatus(rest, stdout, stderr)
+	case "pair":
+		return cmdPair(rest, stdout, stderr)
+	case "keys":
+		return cmdKeys(rest, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "c2cbridge", version)
 		return 0

@@ -8,13 +8,18 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"sync"
+	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/c2cbridge/c2cbridge/bridge"
 	"github.com/c2cbridge/c2cbridge/config"
 	c2c "github.com/c2cbridge/c2cbridge/crypto"
 	"github.com/c2cbridge/c2cbridge/modemside"
 	"github.com/c2cbridge/c2cbridge/ptyside"
+	"github.com/c2cbridge/c2cbridge/sdnotify"
+	"github.com/c2cbridge/c2cbridge/status"
 )
 
 func cmdRun(args []string, stdout, stderr io.Writer) int {
@@ -87,12 +92,21 @@ func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger, onRead
 	return runBridgeWith(ctx, cfg, log, runOptions{onReady: onReady})
 }
 
-// runBridgeWith is runBridge with options; it also re-reads the
+// runBridgeWith is runBridge with options; it also serves the status
+// socket, speaks the systemd notify protocol and re-reads the
 // configuration on SIGHUP.
 func runBridgeWith(ctx context.Context, cfg *config.Config, log *slog.Logger, opts runOptions) error {
 	onReady := opts.onReady
+	notify := sdnotify.FromEnv()
+	// Security commands may take 150 s, more than systemd's default start
+	// timeout: ask for the time the start-up may need.
+	budget := 2*cfg.Session.ProbeTimeout.D() + cfg.Session.OpenTimeout.D() + 30*time.Second
+	notify.ExtendTimeout(budget)
 	runCtx, cancel := context.WithCancel(context.Background())
 	defer cancel() // ends the helper goroutine below
+	if err := seedKeysFromCredentials(cfg, log); err != nil {
+		return err
+	}
 	kf, err := config.ReadKeyFile(cfg.Keys.File)
 	if err != nil {
 		return err
@@ -104,7 +118,15 @@ func runBridgeWith(ctx context.Context, cfg *config.Config, log *slog.Logger, op
 	if err != nil {
 		return err
 	}
-	defer port.Close()
+	// The bridge reopens the device after an unplug; close whichever port
+	// is current at the end.
+	var portMu sync.Mutex
+	current := port
+	defer func() {
+		portMu.Lock()
+		current.Close()
+		portMu.Unlock()
+	}()
 	var b *bridge.Bridge
 	detached := make(chan struct{}, 1)
 	tty, err := ptyside.Open(ptyside.Config{Link: cfg.PTY.Link, Mode: cfg.PTY.Mode.Perm(), Group: cfg.PTY.Group,
@@ -121,6 +143,9 @@ func runBridgeWith(ctx context.Context, cfg *config.Config, log *slog.Logger, op
 		return err
 	}
 	defer tty.Close()
+	var ready atomic.Bool
+	watchEvery, watchdog := notify.WatchdogInterval()
+	var lastPing atomic.Int64
 	b, err = bridge.New(bridge.Config{
 		Secrets:  &kf.Secrets,
 		Previous: kf.Previous,
@@ -136,12 +161,41 @@ func runBridgeWith(ctx context.Context, cfg *config.Config, log *slog.Logger, op
 		MaxFrame:       int(cfg.Session.MaxFrame),
 		Keepalive:      cfg.Session.Keepalive.D(),
 		Dial: func(context.Context) (bridge.ModemConn, error) {
-			return modemside.Open(mcfg)
+			p, err := modemside.Open(mcfg)
+			if err != nil {
+				return nil, err
+			}
+			portMu.Lock()
+			current = p
+			portMu.Unlock()
+			return p, nil
 		},
 		RekeyInterval: cfg.Session.RekeyInterval.D(),
 		RekeyBytes:    int64(cfg.Session.RekeyBytes),
+		Trace:         cfg.Log.Trace || opts.forceTrace,
 		Logger:        log,
+		Heartbeat: func() {
+			// The engine's own loop calls this: it proves the daemon is
+			// alive, not that the module is (that goes in STATUS=).
+			if now := time.Now().UnixNano(); watchdog && now-lastPing.Load() >= int64(watchEvery) {
+				lastPing.Store(now)
+				notify.Watchdog()
+			}
+		},
 		OnState: func(s bridge.State) {
+			st := b.Stats()
+			switch {
+			case s == bridge.StateOpen && !ready.Swap(true):
+				notify.Send("READY=1", "STATUS="+statusText(st))
+			case (s == bridge.StateStarting || s == bridge.StateOpening) && !ready.Load():
+				notify.ExtendTimeout(budget)
+				notify.Status(statusText(st))
+			case s == bridge.StateClosing:
+				notify.Send("STOPPING=1", "STATUS="+statusText(st))
+				notify.ExtendTimeout(30 * time.Second)
+			default:
+				notify.Status(statusText(st))
+			}
 			if s == bridge.StateOpen && onReady != nil {
 				onReady(tty)
 				onReady = nil
@@ -151,6 +205,12 @@ func runBridgeWith(ctx context.Context, cfg *config.Config, log *slog.Logger, op
 	if err != nil {
 		return err
 	}
+	srv, err := status.Listen(status.SocketPath(cfg.Status.Socket), cfg.Status.Group,
+		func() status.Snapshot { return snapshotFromBridge(b.Stats(), tty.Attached()) })
+	if err != nil {
+		return fmt.Errorf("status socket: %w (set status.socket to a writable path)", err)
+	}
+	defer srv.Close()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -166,8 +226,10 @@ func runBridgeWith(ctx context.Context, cfg *config.Config, log *slog.Logger, op
 			}
 		}
 	}()
-	log.Info("virtual tty ready", "link", tty.Link(), "tty", tty.Path())
-	return b.Run(ctx)
+	log.Info("virtual tty ready", "link", tty.Link(), "tty", tty.Path(), "status", srv.Path())
+	err = b.Run(ctx)
+	notify.Stopping()
+	return err
 }
 
 // reload re-reads the configuration on SIGHUP and applies what can change

@@ -263,6 +263,22 @@ func (m *Module) exec(c command, now time.Time) result {
 			return info("+CSQ: (0-31,99),(0-7,99)")
 		}
 		return plain("+CSQ: 20,99")
+	case "+CGDCONT":
+		// A PDP context definition, as a pppd chat script sets the APN:
+		// accepted and remembered only for the read form.
+		switch c.op {
+		case '=':
+			m.pdp = c.arg
+			return result{}
+		case '?':
+			if m.pdp == "" {
+				return result{}
+			}
+			return info("+CGDCONT: " + m.pdp)
+		case 't':
+			return info(`+CGDCONT: (1-8),"IP",,,(0-2),(0-4)`)
+		}
+		return fail("ERROR")
 	case "+CMEE":
 		switch c.op {
 		case '?':

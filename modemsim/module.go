@@ -182,6 +182,7 @@ type Module struct {
 	// AT state.
 	echo     bool
 	cmee     int
+	pdp      string // the last AT+CGDCONT= arguments
 	cfun     int
 	line     []byte
 	lineOver bool

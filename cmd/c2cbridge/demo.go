@@ -67,8 +67,15 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	cfg.PTY.Link = filepath.Join(*dir, "ttyC2C0")
 	cfg.PTY.Mode = 0o600
 	cfg.Keys.File = keyPath
+	cfg.Status.Socket = filepath.Join(*dir, "status.sock")
 	cfg.Log.Level = *level
 	if err := cfg.Validate(); err != nil {
+		return fail(stderr, err)
+	}
+	// The same settings as a file, for c2cbridge status --config.
+	cfgText := fmt.Sprintf("modem:\n  device: %q\npty:\n  link: %q\n  mode: \"0600\"\nkeys:\n  file: %q\nstatus:\n  socket: %q\n",
+		cfg.Modem.Device, cfg.PTY.Link, cfg.Keys.File, cfg.Status.Socket)
+	if err := os.WriteFile(filepath.Join(*dir, "config.yaml"), []byte(cfgText), 0o600); err != nil {
 		return fail(stderr, err)
 	}
 	err = runBridge(ctx, &cfg, log, func(tty *ptyside.PTY) {
@@ -78,10 +85,11 @@ c2cbridge demo: the bridge is running in front of a simulated SARA-R5 (%v).
   modem UART:    %s (only C2C frames cross it)
 Try, in another terminal:
   printf 'ATI\r' | socat -t1 - %s,raw,echo=0
-  picocom --omap crlf --echo %s      (type AT+CGMI and Enter; Ctrl-A Ctrl-X quits)
+  picocom --echo %s      (type AT+CGMI and Enter; Ctrl-A Ctrl-X quits)
+  go run ./cmd/c2cbridge status --config %s      (counters; run it from another terminal)
 Ctrl-C stops the demo.
 
-`, &kf.Secrets, tty.Link(), tty.Path(), modemLink, tty.Link(), tty.Link())
+`, &kf.Secrets, tty.Link(), tty.Path(), modemLink, tty.Link(), tty.Link(), filepath.Join(*dir, "config.yaml"))
 	})
 	if err != nil && ctx.Err() == nil {
 		return fail(stderr, err)

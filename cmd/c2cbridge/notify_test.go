@@ -32,31 +32,11 @@ func TestNotifyAndStatus(t *testing.T) {
 	t.Setenv("WATCHDOG_USEC", "100000")
 	t.Setenv("WATCHDOG_PID", "")
 
-	kf := &config.KeyFile{}
-	rand.Read(kf.Secrets.TESecret[:])
-	rand.Read(kf.Secrets.Key[:])
-	rand.Read(kf.Secrets.HMACKey[:])
-	mod, err := modemsim.New(modemsim.Config{Secrets: &kf.Secrets})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer mod.Close()
-	srv, err := modemsim.ServePTY(context.Background(), mod, filepath.Join(dir, "modem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	cfg := config.Default()
-	cfg.Modem.Device = filepath.Join(dir, "modem")
-	cfg.PTY.Link = filepath.Join(dir, "tty")
-	cfg.Keys.File = filepath.Join(dir, "keys.yaml")
+	cfg, kf, mod := simSetup(t, dir)
 	cfg.Status.Socket = filepath.Join(dir, "status.sock")
-	if err := config.WriteKeyFile(cfg.Keys.File, kf); err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
-	go func() { errc <- runBridge(ctx, &cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil) }()
+	go func() { errc <- runBridge(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil) }()
 
 	var got []string
 	buf := make([]byte, 4096)
@@ -106,4 +86,33 @@ func TestNotifyAndStatus(t *testing.T) {
 	if err := <-errc; err != nil {
 		t.Fatalf("run: %v", err)
 	}
+}
+
+// simSetup starts modemsim on a pty in dir with fresh V2 secrets, writes
+// the key file and returns a configuration for a bridge in front of it.
+func simSetup(t *testing.T, dir string) (*config.Config, *config.KeyFile, *modemsim.Module) {
+	t.Helper()
+	kf := &config.KeyFile{}
+	rand.Read(kf.Secrets.TESecret[:])
+	rand.Read(kf.Secrets.Key[:])
+	rand.Read(kf.Secrets.HMACKey[:])
+	mod, err := modemsim.New(modemsim.Config{Secrets: &kf.Secrets})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mod.Close() })
+	srv, err := modemsim.ServePTY(context.Background(), mod, filepath.Join(dir, "modem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	cfg := config.Default()
+	cfg.Modem.Device = filepath.Join(dir, "modem")
+	cfg.PTY.Link = filepath.Join(dir, "tty")
+	cfg.Keys.File = filepath.Join(dir, "keys.yaml")
+	cfg.Status.Socket = filepath.Join(dir, "status.sock")
+	if err := config.WriteKeyFile(cfg.Keys.File, kf); err != nil {
+		t.Fatal(err)
+	}
+	return &cfg, kf, mod
 }

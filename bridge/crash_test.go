@@ -151,3 +151,36 @@ func TestNoGoroutineLeft(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestOpenBackoff: after a loss the first reopen is immediate, later ones
+// wait twice as long each time (a reboot loop must not burn the module's
+// limited opens), and a session that lasted resets the backoff.
+func TestOpenBackoff(t *testing.T) {
+	app, _ := net.Pipe()
+	modem, _ := net.Pipe()
+	b, err := New(Config{Secrets: newSecrets(t, c2c.V2), Logger: slog.New(slog.DiscardHandler)}, app, modem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	if !b.waitBackoff(cancelled) {
+		t.Fatal("the first reopen waited")
+	}
+	var waits []time.Duration
+	for range 4 {
+		before := time.Now()
+		b.waitBackoff(cancelled) // would wait: returns at once on the cancelled context
+		waits = append(waits, b.nextOpen.Sub(before).Round(10*time.Millisecond))
+	}
+	want := []time.Duration{firstBackoff, 2 * firstBackoff, 4 * firstBackoff, 8 * firstBackoff}
+	for i := range want {
+		if waits[i] != want[i] {
+			t.Fatalf("waits %v, want %v", waits, want)
+		}
+	}
+	b.nextOpen = time.Now().Add(-2 * stableSession) // a long session since
+	if !b.waitBackoff(cancelled) {
+		t.Fatal("the backoff did not start over after a stable session")
+	}
+}

@@ -18,6 +18,9 @@ const (
 	// opens during the evaluation period: a reboot loop must not burn them.
 	firstBackoff = 250 * time.Millisecond
 	maxBackoff   = 5 * time.Minute
+	// maxDialBackoff bounds the wait between attempts to reopen a vanished
+	// device, so a replugged adapter is found within seconds.
+	maxDialBackoff = 5 * time.Second
 	// stableSession is how long a session must last before a later loss
 	// starts the backoff from the beginning again.
 	stableSession = 5 * time.Minute
@@ -290,14 +293,24 @@ func (b *Bridge) reconnect(ctx context.Context, cause error) error {
 	old := b.modem
 	b.mu.Unlock()
 	old.Close()
+	dialWait := time.Duration(0)
 	for {
-		if !b.waitBackoff(ctx) {
+		// Reopening the device costs the module nothing: retry it often
+		// (up to maxDialBackoff); opens of the session back off further.
+		select {
+		case <-time.After(dialWait):
+		case <-ctx.Done():
 			return nil
 		}
+		dialWait = min(max(2*dialWait, firstBackoff), maxDialBackoff)
 		conn, err := b.cfg.Dial(ctx)
 		if err != nil {
 			b.log.Debug("reopening the modem", "err", err)
 			continue
+		}
+		if !b.waitBackoff(ctx) {
+			conn.Close()
+			return nil
 		}
 		done := make(chan struct{})
 		b.wmu.Lock()

@@ -107,6 +107,12 @@ func (b *Bridge) command(ctx context.Context, spec commandSpec) (at.Response, er
 // whether the command is complete; downstream switches the mode at once
 // when the answer says so. Called by downstream with mu not held.
 func (b *Bridge) commandLine(c *command, line string) (mine, done bool) {
+	b.mu.Lock()
+	active := b.ctl == c
+	b.mu.Unlock()
+	if !active {
+		return false, true // finished: later lines belong to the application
+	}
 	mine = at.IsFinal(line) || strings.EqualFold(strings.TrimSpace(line), c.spec.line) ||
 		(c.spec.expect != "" && strings.HasPrefix(line, c.spec.expect)) ||
 		(c.spec.connect && at.IsConnect(line))
@@ -118,11 +124,18 @@ func (b *Bridge) commandLine(c *command, line string) (mine, done bool) {
 	if c.spec.connect && at.IsConnect(line) {
 		c.connected = true
 		b.stream.data = true
+		if b.ctl == c {
+			b.ctl = nil
+		}
 		b.mu.Unlock()
 		c.finish()
 		return true, true
 	}
 	done = c.coll.Add(line)
+	if done && b.ctl == c {
+		// Lines after the final result are not this command's.
+		b.ctl = nil
+	}
 	if done && line == at.OK {
 		switch {
 		case c.spec.toFramed:

@@ -41,6 +41,12 @@ func (b *Bridge) serve(ctx context.Context) error {
 	b.lastRekey = time.Now()
 	b.mu.Unlock()
 	overdue := false
+	// suspectSince is when plain text arrived in the session (a rebooted
+	// module prints RDY): any authentic frame after it proves the session
+	// alive; else the session is checked at the next idle point, or after
+	// probe_timeout even with an application command in flight (its
+	// answer would never come).
+	var suspectSince time.Time
 	for {
 		b.mu.Lock()
 		lost := b.done
@@ -62,12 +68,28 @@ func (b *Bridge) serve(ctx context.Context) error {
 				return err
 			}
 		case <-b.suspect:
-			b.checkSession(ctx, "plain text arrived during the session")
+			if suspectSince.IsZero() {
+				suspectSince = time.Now()
+			}
 		case <-b.detached:
 			b.appGone(ctx)
 		case now := <-t.C:
 			if b.cfg.Heartbeat != nil {
 				b.cfg.Heartbeat()
+			}
+			if !suspectSince.IsZero() {
+				switch {
+				case b.lastRx.Load() > suspectSince.UnixNano() || !b.isUp():
+					suspectSince = time.Time{}
+				case b.tryHold():
+					suspectSince = time.Time{}
+					b.checkSession(ctx, "plain text arrived during the session")
+				case now.Sub(suspectSince) >= b.cfg.ProbeTimeout:
+					suspectSince = time.Time{}
+					b.holdNow()
+					b.checkSession(ctx, "plain text arrived during the session, and no authentic answer since")
+				}
+				continue
 			}
 			due := b.rekeyDue(now)
 			if due && b.tryHold() {
@@ -185,11 +207,12 @@ func (b *Bridge) releaseHold() {
 // checkSession finds out whether the module still has the session: an
 // encrypted AT first, then a plain one. A plain answer means the module
 // rebooted: the session is reopened.
+// The caller holds application input.
 func (b *Bridge) checkSession(ctx context.Context, why string) {
 	if !b.isUp() {
+		b.releaseHold()
 		return
 	}
-	b.holdNow()
 	if _, err := b.command(ctx, commandSpec{line: "AT", name: "encrypted AT (session check)", framed: true, timeout: b.cfg.ProbeTimeout}); err == nil {
 		b.log.Debug("session check: the session is alive", "why", why)
 		b.releaseHold()

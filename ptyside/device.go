@@ -18,6 +18,11 @@
 // discards its input (counted by Device.Dropped), so modem output meant for a
 // departed application is never replayed to the next one.
 //
+// A departure is seen as the master's hang-up, at once while an application
+// is attached. The kernel clears that hang-up when the tty is opened again,
+// so an application replaced within microseconds of its close (faster than
+// a new process can start) may not be seen leaving.
+//
 // # Backends
 //
 // Device is the interface the bridge codes against. Open returns the Linux

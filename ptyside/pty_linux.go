@@ -238,8 +238,20 @@ func (p *PTY) Write(b []byte) (int, error) {
 		// The watcher finds an arrival only every pollInterval, and a
 		// client such as chat writes a command and reads its answer well
 		// within that: ask the tty itself before dropping anything.
+		// The watcher alone changes the state (and then watches for
+		// the departure): wake it and wait for its verdict.
 		if hup, err := hungUp(p.rc); err == nil && !hup {
-			p.setAttached(true)
+			p.mu.Lock()
+			changed := p.changed
+			p.wakeWatcher()
+			p.mu.Unlock()
+			t := time.NewTimer(pollInterval)
+			select {
+			case <-changed:
+			case <-t.C:
+			case <-p.done:
+			}
+			t.Stop()
 			st = p.attachState()
 		}
 	}

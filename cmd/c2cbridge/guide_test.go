@@ -61,6 +61,9 @@ func TestPPPChatScript(t *testing.T) {
 		t.Fatalf("chat did not see CONNECT:\n%s", log.String())
 	}
 	tty.Close() // pppd hangs up
+	// The next program starts a moment later (see the ptyside package doc
+	// on replacements within microseconds).
+	time.Sleep(20 * time.Millisecond)
 
 	tty, err = os.OpenFile(link, os.O_RDWR|syscall.O_NOCTTY, 0)
 	if err != nil {
@@ -73,7 +76,8 @@ func TestPPPChatScript(t *testing.T) {
 	var got strings.Builder
 	for !strings.Contains(got.String(), "\r\nOK\r\n") {
 		if time.Now().After(deadline) {
-			t.Fatalf("after the hang-up, AT got %q", got.String())
+			tail := got.String()
+			t.Fatalf("after the hang-up, AT got (last 200 bytes) %q", tail[max(0, len(tail)-200):])
 		}
 		tty.Write([]byte("AT\r"))
 		tty.SetReadDeadline(time.Now().Add(time.Second))

@@ -69,15 +69,15 @@ func TestCollector(t *testing.T) {
 
 func TestRedact(t *testing.T) {
 	for in, want := range map[string]string{
-		`AT+USECC2C=1,"000102030405060708090a0b0c0d0e0f"`: `AT+USECC2C=<redacted>`,
+		`AT+USECC2C=1,"000102030405060708090a0b0c0d0e0f"`:  `AT+USECC2C=<redacted>`,
 		`+USECC2C: 3,0,"00112233445566778899AABBCCDDEEFF"`: `+USECC2C:<redacted>`,
-		`at+cpin="1234"`:                                   `at+cpin=<redacted>`,
-		`AT+CMEE=2;+UAUTHREQ=1,1,"user","pw"`:              `AT+CMEE=2;+UAUTHREQ=<redacted>`,
-		`AT+CGAUTH=1,1,"u","p"`:                            `AT+CGAUTH=<redacted>`,
-		`AT+CPIN?`:                                         `AT+CPIN?`,
-		`+CPIN: READY`:                                     `+CPIN:<redacted>`,
-		`AT+CGMI`:                                          `AT+CGMI`,
-		`OK`:                                               `OK`,
+		`at+cpin="1234"`:                      `at+cpin=<redacted>`,
+		`AT+CMEE=2;+UAUTHREQ=1,1,"user","pw"`: `AT+CMEE=2;+UAUTHREQ=<redacted>`,
+		`AT+CGAUTH=1,1,"u","p"`:               `AT+CGAUTH=<redacted>`,
+		`AT+CPIN?`:                            `AT+CPIN?`,
+		`+CPIN: READY`:                        `+CPIN:<redacted>`,
+		`AT+CGMI`:                             `AT+CGMI`,
+		`OK`:                                  `OK`,
 	} {
 		if got := Redact(in); got != want {
 			t.Errorf("Redact(%q) = %q, want %q", in, got, want)

@@ -393,6 +393,18 @@ func (b *Bridge) flushHeld() error {
 	return err
 }
 
+// setMode switches how downstream reads the module. Entering frames drops
+// whatever the opener held from before; downstream is not inside the opener
+// then, since it only feeds it in framed mode.
+func (b *Bridge) setMode(m mode) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if m == modeFramed && b.mode != modeFramed {
+		b.opener.Reset()
+	}
+	b.mode = m
+}
+
 // SetTrace turns the AT trace on or off while running.
 func (b *Bridge) SetTrace(on bool) { b.trace.Store(on) }
 

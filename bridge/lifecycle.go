@@ -218,16 +218,12 @@ func (b *Bridge) checkSession(ctx context.Context, why string) {
 		b.releaseHold()
 		return
 	}
-	b.mu.Lock()
-	b.mode = modePlain
-	b.mu.Unlock()
+	b.setMode(modePlain)
 	_, err := b.command(ctx, commandSpec{line: "AT", name: "plain AT (session check)", timeout: b.cfg.ProbeTimeout})
 	if err != nil && !errors.Is(err, at.ErrCommand) {
 		// Neither answered: keep the session and look again later.
 		b.log.Warn("session check: the module answers neither encrypted nor plain AT", "why", why, "err", err)
-		b.mu.Lock()
-		b.mode = modeFramed
-		b.mu.Unlock()
+		b.setMode(modeFramed)
 		b.releaseHold()
 		return
 	}
@@ -375,10 +371,7 @@ func (b *Bridge) reconnect(ctx context.Context, cause error) error {
 // and goes back to the call with ATO. It reports false when the module did
 // not answer, so the caller probes it as usual.
 func (b *Bridge) resumeCall(ctx context.Context) bool {
-	b.mu.Lock()
-	b.mode = modeFramed
-	b.opener.Reset()
-	b.mu.Unlock()
+	b.setMode(modeFramed)
 	guard := b.cfg.EscapeGuard
 	select {
 	case <-time.After(guard + guard/5):
@@ -387,9 +380,7 @@ func (b *Bridge) resumeCall(ctx context.Context) bool {
 	}
 	if _, err := b.command(ctx, commandSpec{line: "+++", name: "+++ escape (resume)", framed: true, raw: true,
 		timeout: 2*guard + b.cfg.ProbeTimeout}); err != nil {
-		b.mu.Lock()
-		b.mode = modePlain
-		b.mu.Unlock()
+		b.setMode(modePlain)
 		return false
 	}
 	b.mu.Lock()

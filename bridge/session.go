@@ -100,17 +100,12 @@ func (b *Bridge) probeSessionAnyGeneration(ctx context.Context) bool {
 // probeSession sends an encrypted AT and reports whether an authentic OK
 // came back. It leaves downstream in plain mode when not.
 func (b *Bridge) probeSession(ctx context.Context) bool {
-	b.mu.Lock()
-	b.mode = modeFramed
-	b.opener.Reset()
-	b.mu.Unlock()
+	b.setMode(modeFramed)
 	_, err := b.command(ctx, commandSpec{line: "AT", name: "encrypted AT probe", framed: true, timeout: b.cfg.ProbeTimeout})
 	if err == nil {
 		return true
 	}
-	b.mu.Lock()
-	b.mode = modePlain
-	b.mu.Unlock()
+	b.setMode(modePlain)
 	return false
 }
 
@@ -216,9 +211,7 @@ func (b *Bridge) confirm(ctx context.Context, prev *c2c.Secrets) error {
 	}
 	b.log.Error("the new secrets got no authentic answer; trying the previous ones", "err", err)
 	b.useSecrets(prev)
-	b.mu.Lock()
-	b.mode = modeFramed
-	b.mu.Unlock()
+	b.setMode(modeFramed)
 	if _, err := b.command(ctx, commandSpec{line: "AT", name: "encrypted AT (previous secrets)", framed: true, timeout: b.cfg.ProbeTimeout}); err != nil {
 		return fmt.Errorf("neither the new nor the previous secrets are answered: %w", err)
 	}

@@ -6,9 +6,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"os/user"
 	"path/filepath"
-	"strconv"
 )
 
 // createLink makes link a symlink to target. A symlink already at link is
@@ -85,25 +83,6 @@ func describeType(m fs.FileMode) string {
 	default:
 		return "non-symlink file"
 	}
-}
-
-// lookupGroup resolves a group name or numeric group id to a gid.
-func lookupGroup(group string) (int, error) {
-	if gid, err := strconv.Atoi(group); err == nil {
-		if gid < 0 {
-			return 0, fmt.Errorf("group %q: negative gid", group)
-		}
-		return gid, nil
-	}
-	g, err := user.LookupGroup(group)
-	if err != nil {
-		return 0, fmt.Errorf("look up group %q: %w", group, err)
-	}
-	gid, err := strconv.Atoi(g.Gid)
-	if err != nil {
-		return 0, fmt.Errorf("group %q has non-numeric gid %q: %w", group, g.Gid, err)
-	}
-	return gid, nil
 }
 
 // applyPerm gives the device node at path the mode (if not zero) and the

@@ -5,6 +5,7 @@ package ptyside
 import (
 	"errors"
 	"fmt"
+	"github.com/c2cbridge/c2cbridge/internal/unixgroup"
 	"io"
 	"log/slog"
 	"os"
@@ -101,7 +102,7 @@ func open(cfg Config) (*PTY, error) {
 	gid := -1
 	if cfg.Group != "" {
 		var err error
-		if gid, err = lookupGroup(cfg.Group); err != nil {
+		if gid, err = unixgroup.Lookup(cfg.Group); err != nil {
 			return nil, err
 		}
 	}

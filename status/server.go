@@ -6,12 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/c2cbridge/c2cbridge/internal/unixgroup"
 	"io/fs"
 	"net"
 	"os"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -90,7 +89,7 @@ func Listen(path string, group string, provider func() Snapshot) (*Server, error
 	gid, mode := -1, os.FileMode(0o600)
 	if group != "" {
 		var err error
-		if gid, err = lookupGroup(group); err != nil {
+		if gid, err = unixgroup.Lookup(group); err != nil {
 			return nil, fmt.Errorf("status socket %s: %w", path, err)
 		}
 		mode = 0o660
@@ -195,25 +194,6 @@ func tempName(dir string) (string, error) {
 		return "", fmt.Errorf("temporary name: %w", err)
 	}
 	return filepath.Join(dir, ".status-"+hex.EncodeToString(b[:])), nil
-}
-
-// lookupGroup resolves a group name or numeric group id to a gid.
-func lookupGroup(group string) (int, error) {
-	if gid, err := strconv.Atoi(group); err == nil {
-		if gid < 0 {
-			return 0, fmt.Errorf("group %q: negative gid", group)
-		}
-		return gid, nil
-	}
-	g, err := user.LookupGroup(group)
-	if err != nil {
-		return 0, fmt.Errorf("look up group %q: %w", group, err)
-	}
-	gid, err := strconv.Atoi(g.Gid)
-	if err != nil {
-		return 0, fmt.Errorf("group %q has non-numeric gid %q: %w", group, g.Gid, err)
-	}
-	return gid, nil
 }
 
 // Path returns the socket's path.

@@ -121,7 +121,9 @@ func (s *LineSplitter) FeedUntil(p []byte, fn func(line string) bool) int {
 			if len(s.buf) < MaxLine {
 				s.buf = append(s.buf, c)
 			}
-			if !IsPrompt(string(s.buf)) {
+			// Prompts are one or two bytes: test only those (a
+			// conversion per byte of a long line would cost its square).
+			if len(s.buf) > 2 || !IsPrompt(string(s.buf)) {
 				continue
 			}
 			line = string(s.buf)

@@ -84,3 +84,17 @@ func TestRedact(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkLineSplitterLongLine(b *testing.B) {
+	line := make([]byte, 64<<10)
+	for i := range line {
+		line[i] = 'x'
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(line)))
+	var s LineSplitter
+	for b.Loop() {
+		s.Feed(line, func(string) {})
+		s.Reset()
+	}
+}

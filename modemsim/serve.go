@@ -276,13 +276,19 @@ type pacer struct {
 
 // wait blocks until n bytes have crossed a line of baud bits a second
 // after the ones before them; it returns at once when baud is 0.
+// pacerIdle is how far behind the schedule a pacer may fall, from timers
+// firing late, before it takes the line as idle and stops crediting.
+const pacerIdle = 10 * time.Millisecond
+
 func (p *pacer) wait(ctx context.Context, n, baud int) error {
 	if baud <= 0 {
 		p.next = time.Time{}
 		return nil
 	}
 	now := time.Now()
-	if p.next.Before(now) {
+	// A timer that fired late is credited (the line kept sending while we
+	// overslept); only a line idle for longer than that starts afresh.
+	if now.Sub(p.next) > pacerIdle {
 		p.next = now
 	}
 	p.next = p.next.Add(time.Duration(int64(n) * 10 * int64(time.Second) / int64(baud)))

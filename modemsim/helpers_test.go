@@ -122,8 +122,21 @@ func (c *client) feed(p []byte) {
 
 // feedSession decodes session bytes. c.mu held.
 func (c *client) feedSession(p []byte) {
-	o := c.opener
-	o.Feed(p, time.Now(), func(ev *c2c.Event) {
+	c.opener.Feed(p, time.Now(), c.handler(c.opener))
+}
+
+// pollSession abandons a frame that has stalled (a dropped byte can leave
+// the opener waiting for bytes that never come), as a real receiver does
+// when its line is idle. c.mu held.
+func (c *client) pollSession() {
+	if c.opener != nil {
+		c.opener.Poll(time.Now(), c.handler(c.opener))
+	}
+}
+
+// handler sorts the events of opener o. c.mu held while it runs.
+func (c *client) handler(o *c2c.Opener) func(*c2c.Event) {
+	return func(ev *c2c.Event) {
 		switch ev.Kind {
 		case c2c.Plaintext:
 			if c.opener != o {
@@ -148,7 +161,7 @@ func (c *client) feedSession(p []byte) {
 				c.bufs[plainS] = append(c.bufs[plainS], ev.Data...)
 			}
 		}
-	})
+	}
 }
 
 // findFinal returns the end (after its line break) of the first final
@@ -179,6 +192,7 @@ func (c *client) wait(what string, cond func() bool) {
 	deadline := time.Now().Add(hang)
 	for {
 		c.mu.Lock()
+		c.pollSession()
 		ok := cond()
 		err := c.readErr
 		c.mu.Unlock()

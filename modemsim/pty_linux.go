@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/c2cbridge/c2cbridge/internal/rawtty"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -137,7 +138,7 @@ func (s *PTYServer) ClearExclusive() error {
 	if s.cur == nil {
 		return errors.New("modemsim: clear exclusive: unplugged")
 	}
-	if err := control(s.cur.slave, func(fd int) error {
+	if err := rawtty.Control(s.cur.slave, func(fd int) error {
 		return unix.IoctlSetInt(fd, unix.TIOCNXCL, 0)
 	}); err != nil {
 		return fmt.Errorf("modemsim: clear exclusive: %w", err)
@@ -256,12 +257,12 @@ func openPTY(link string) (*ptyPair, error) {
 		return nil, fmt.Errorf("modemsim: create pty: %w", err)
 	}
 	tty := slave.Name()
-	if err := control(slave, makeRaw); err != nil {
+	if err := rawtty.Control(slave, rawtty.MakeRaw); err != nil {
 		master.Close()
 		slave.Close()
 		return nil, fmt.Errorf("modemsim: raw mode on %s: %w", tty, err)
 	}
-	nb, err := nonblocking(master)
+	nb, err := rawtty.Nonblocking(master)
 	if err != nil {
 		slave.Close()
 		return nil, fmt.Errorf("modemsim: pty master of %s: %w", tty, err)
@@ -287,63 +288,6 @@ func (p *ptyPair) close(link string, log *slog.Logger) {
 	if err := p.slave.Close(); err != nil {
 		log.Warn("modemsim: close pty slave", "err", err)
 	}
-}
-
-// control runs fn on f's descriptor without taking f off the poller (as
-// f.Fd would).
-func control(f *os.File, fn func(fd int) error) error {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var opErr error
-	if err := rc.Control(func(fd uintptr) { opErr = fn(int(fd)) }); err != nil {
-		return err
-	}
-	return opErr
-}
-
-// makeRaw sets the tty behind fd to raw mode, as cfmakeraw does.
-func makeRaw(fd int) error {
-	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
-	if err != nil {
-		return fmt.Errorf("get termios: %w", err)
-	}
-	t.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR |
-		unix.IGNCR | unix.ICRNL | unix.IXON | unix.IXOFF | unix.IXANY | unix.INPCK
-	t.Oflag &^= unix.OPOST
-	t.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
-	t.Cflag &^= unix.CSIZE | unix.PARENB
-	t.Cflag |= unix.CS8 | unix.CREAD | unix.CLOCAL
-	t.Cc[unix.VMIN] = 1
-	t.Cc[unix.VTIME] = 0
-	if err := unix.IoctlSetTermios(fd, unix.TCSETS, t); err != nil {
-		return fmt.Errorf("set termios: %w", err)
-	}
-	return nil
-}
-
-// nonblocking returns a non-blocking duplicate of f, which Go's poller
-// serves (so deadlines work and Close wakes a blocked Read or Write), and
-// closes f. creack/pty leaves the master blocking.
-func nonblocking(f *os.File) (*os.File, error) {
-	defer f.Close()
-	var fd int
-	err := control(f, func(old int) error {
-		var err error
-		if fd, err = unix.FcntlInt(uintptr(old), unix.F_DUPFD_CLOEXEC, 0); err != nil {
-			return fmt.Errorf("dup: %w", err)
-		}
-		if err := unix.SetNonblock(fd, true); err != nil {
-			unix.Close(fd)
-			return fmt.Errorf("set non-blocking: %w", err)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return os.NewFile(uintptr(fd), f.Name()), nil
 }
 
 // createLink points link at target, replacing a symlink already there

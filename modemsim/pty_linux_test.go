@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/c2cbridge/c2cbridge/internal/rawtty"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -165,7 +166,7 @@ func TestPTYStaleLinkAndExclusive(t *testing.T) {
 	}
 	excl := func(f *os.File) uint32 {
 		var v uint32
-		if err := control(f, func(fd int) error {
+		if err := rawtty.Control(f, func(fd int) error {
 			var err error
 			v, err = unix.IoctlGetUint32(fd, unix.TIOCGEXCL)
 			return err
@@ -174,7 +175,7 @@ func TestPTYStaleLinkAndExclusive(t *testing.T) {
 		}
 		return v
 	}
-	if err := control(f, func(fd int) error { return unix.IoctlSetInt(fd, unix.TIOCEXCL, 0) }); err != nil {
+	if err := rawtty.Control(f, func(fd int) error { return unix.IoctlSetInt(fd, unix.TIOCEXCL, 0) }); err != nil {
 		t.Fatal(err)
 	}
 	if excl(f) != 1 {

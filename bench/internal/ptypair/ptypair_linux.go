@@ -8,6 +8,7 @@ package ptypair
 import (
 	"errors"
 	"fmt"
+	"github.com/c2cbridge/c2cbridge/internal/rawtty"
 	"os"
 
 	"github.com/creack/pty"
@@ -30,12 +31,12 @@ func Open(link string) (*Pair, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ptypair: %w", err)
 	}
-	if err := control(s, MakeRaw); err != nil {
+	if err := rawtty.Control(s, MakeRaw); err != nil {
 		m.Close()
 		s.Close()
 		return nil, fmt.Errorf("ptypair: raw mode: %w", err)
 	}
-	master, err := nonblocking(m)
+	master, err := rawtty.Nonblocking(m)
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("ptypair: %w", err)
@@ -56,22 +57,8 @@ func (p *Pair) Close() error {
 	return err
 }
 
-// MakeRaw puts the tty behind fd in raw mode, as cfmakeraw does.
-func MakeRaw(fd int) error {
-	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
-	if err != nil {
-		return err
-	}
-	t.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR |
-		unix.IGNCR | unix.ICRNL | unix.IXON | unix.IXOFF | unix.IXANY | unix.INPCK
-	t.Oflag &^= unix.OPOST
-	t.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
-	t.Cflag &^= unix.CSIZE | unix.PARENB
-	t.Cflag |= unix.CS8 | unix.CREAD | unix.CLOCAL
-	t.Cc[unix.VMIN] = 1
-	t.Cc[unix.VTIME] = 0
-	return unix.IoctlSetTermios(fd, unix.TCSETS, t)
-}
+// MakeRaw sets the tty behind fd to raw mode (see rawtty.MakeRaw).
+func MakeRaw(fd int) error { return rawtty.MakeRaw(fd) }
 
 // OpenTTY opens the tty at path (a link to a pty slave) for an
 // application: read-write, not as controlling terminal, in raw mode, on
@@ -81,44 +68,9 @@ func OpenTTY(path string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := control(f, MakeRaw); err != nil {
+	if err := rawtty.Control(f, MakeRaw); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("raw mode on %s: %w", path, err)
 	}
 	return f, nil
-}
-
-// control runs fn on f's descriptor without taking f off the poller.
-func control(f *os.File, fn func(fd int) error) error {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var opErr error
-	if err := rc.Control(func(fd uintptr) { opErr = fn(int(fd)) }); err != nil {
-		return err
-	}
-	return opErr
-}
-
-// nonblocking returns a non-blocking duplicate of f on Go's poller and
-// closes f (creack/pty leaves the master blocking).
-func nonblocking(f *os.File) (*os.File, error) {
-	defer f.Close()
-	var fd int
-	err := control(f, func(old int) error {
-		var err error
-		if fd, err = unix.FcntlInt(uintptr(old), unix.F_DUPFD_CLOEXEC, 0); err != nil {
-			return err
-		}
-		if err := unix.SetNonblock(fd, true); err != nil {
-			unix.Close(fd)
-			return err
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return os.NewFile(uintptr(fd), f.Name()), nil
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"runtime"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -296,17 +298,49 @@ func (p *pacer) wait(ctx context.Context, n, baud int) error {
 	if d <= 0 {
 		return nil
 	}
-	if p.timer == nil {
-		p.timer = time.NewTimer(d)
-	} else {
-		p.timer.Reset(d)
+	return p.sleepUntil(ctx, p.next)
+}
+
+// Precision of the pacer's waits. A Go timer may fire a millisecond late
+// on Linux (it is served by the network poller, whose timeout has
+// millisecond resolution), which would add a millisecond to every emulated
+// round trip; nanosleep(2) is late by about a tenth of that. So a wait
+// takes a Go timer (which ctx can cut short) until coarseMargin before its
+// end, nanosleep until spinMargin before it, and spins the rest.
+const (
+	coarseMargin = 2 * time.Millisecond
+	spinMargin   = 200 * time.Microsecond
+)
+
+// sleepUntil waits until t or until ctx ends.
+func (p *pacer) sleepUntil(ctx context.Context, t time.Time) error {
+	if d := time.Until(t) - coarseMargin; d > 0 {
+		if p.timer == nil {
+			p.timer = time.NewTimer(d)
+		} else {
+			p.timer.Reset(d)
+		}
+		select {
+		case <-p.timer.C:
+		case <-ctx.Done():
+			p.timer.Stop()
+			return ctx.Err()
+		}
 	}
-	select {
-	case <-p.timer.C:
-		return nil
-	case <-ctx.Done():
-		p.timer.Stop()
-		return ctx.Err()
+	for {
+		d := time.Until(t)
+		switch {
+		case d <= 0:
+			return nil
+		case d > spinMargin:
+			ts := syscall.NsecToTimespec(int64(d - spinMargin))
+			_ = syscall.Nanosleep(&ts, nil) // EINTR: the loop sleeps again
+		default:
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			runtime.Gosched()
+		}
 	}
 }
 

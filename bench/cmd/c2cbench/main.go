@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -79,6 +80,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		opt.bridgeEnv = append(opt.bridgeEnv, v)
 		return nil
 	})
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the harness itself (application writer, sinks) to `FILE`")
 	only := fs.String("only", "", "comma-separated subset of "+strings.Join(figures, ","))
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -133,6 +135,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "c2cbench: -cpuprofile:", err)
+			return 1
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
 	e := newEnv(opt, dir)
 	rep, err := e.measure(ctx)
 	if err != nil {

@@ -119,7 +119,7 @@ func (e *env) perfRun(ctx context.Context, pl *payload) error {
 		hook := func(p *proc) func() {
 			pid := fmt.Sprint(p.pid())
 			tools = append(tools, startPerf(filepath.Join(e.opt.perf, "perf-stat-"+k.name+".txt"),
-				"stat", "-e", perfEvents, "-p", pid))
+				"stat", "--per-thread", "-e", perfEvents, "-p", pid))
 			if k.v != 0 {
 				tools = append(tools, startPerf("", "record", "-F", "2999", "-g", "-p", pid,
 					"-o", filepath.Join(e.opt.perf, "perf-"+k.name+".data")))

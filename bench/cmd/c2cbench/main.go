@@ -58,6 +58,9 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "relay" {
+		return goRelayMain(args[1:], stderr)
+	}
 	fs := flag.NewFlagSet("c2cbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var opt options

@@ -80,7 +80,7 @@ var (
 
 func (e *env) measureThroughput(ctx context.Context, rep *report) error {
 	pl := newPayload(e.opt.size, uint64(time.Now().UnixNano()))
-	kinds := []relayKind{relaySocat, relayV2, relayV1}
+	kinds := []relayKind{relaySocat, relayV2, relayV1, relayGo}
 	rep.tp = map[string][]tpResult{}
 	for i := range e.opt.runs {
 		// Rotate the order, so that no relay always runs first.

@@ -80,6 +80,16 @@ func (r *report) rows() []row {
 				met:    yes(ratio >= x.target),
 			})
 		}
+		if got := mbpsOf(r.tp[relayGo.name]); len(got) > 0 {
+			rows = append(rows, row{
+				figure: "1. check: a plain relay in Go (the bridge's I/O, no protocol), MB/s",
+				bridge: "—",
+				ref:    fmt.Sprintf("%.1f of %.1f (socat)", median(got), median(ref)),
+				ratio:  fmt.Sprintf("%.2f", median(got)/median(ref)),
+				target: "calibration",
+				met:    "—",
+			})
+		}
 	}
 	if len(r.rttBridge) > 0 {
 		for _, p := range []struct {
@@ -147,6 +157,14 @@ func (r *report) rows() []row {
 				ratio: fmt.Sprintf("%.2f", got/ref), target: "report", met: "—",
 			})
 		}
+		if xs := r.tp[relayGo.name]; len(xs) > 0 {
+			got := cpuPerGiB(xs, r.opt.size)
+			rows = append(rows, row{
+				figure: "4. check: CPU seconds per GiB of the plain Go relay (user+sys)",
+				bridge: "—", ref: fmt.Sprintf("%.2f of %.2f (socat)", got, ref),
+				ratio: fmt.Sprintf("%.2f", got/ref), target: "calibration", met: "—",
+			})
+		}
 		var peak, socatPeak int64
 		for _, k := range []relayKind{relayV2, relayV1} {
 			for _, x := range r.tp[k.name] {
@@ -193,7 +211,7 @@ func (r *report) rows() []row {
 // notes lists the raw runs under the table.
 func (r *report) notes(b *strings.Builder) {
 	b.WriteString("Raw runs:\n\n")
-	for _, k := range []relayKind{relaySocat, relayV2, relayV1} {
+	for _, k := range []relayKind{relaySocat, relayV2, relayV1, relayGo} {
 		if xs := r.tp[k.name]; len(xs) > 0 {
 			var parts []string
 			for _, x := range xs {

@@ -74,7 +74,11 @@ func (e *env) throughputRun(ctx context.Context, k relayKind, pl *payload, hook 
 	var appPath string
 	if k.v == 0 {
 		a, b := filepath.Join(dir, "A"), filepath.Join(dir, "B")
-		relay, err = e.startSocat(ctx, "pty,raw,echo=0,link="+a, "pty,raw,echo=0,link="+b, a, b)
+		if k == relayGo {
+			relay, err = e.startGoRelay(ctx, a, b)
+		} else {
+			relay, err = e.startSocat(ctx, "pty,raw,echo=0,link="+a, "pty,raw,echo=0,link="+b, a, b)
+		}
 		if err != nil {
 			return tpResult{}, err
 		}

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/c2cbridge/c2cbridge/internal/rawio"
 	"go.bug.st/serial"
 	"golang.org/x/sys/unix"
 )
@@ -37,8 +38,9 @@ var (
 // two concurrent Reads (or Writes) are safe but interleave unpredictably.
 type Port struct {
 	cfg    Config
-	file   *os.File    // our non-blocking descriptor: all I/O goes through it
-	serial serial.Port // holds the line settings and TIOCEXCL; never read or written
+	file   *os.File        // our non-blocking descriptor: all I/O goes through it
+	rc     syscall.RawConn // of file: Read and Write use raw system calls (internal/rawio)
+	serial serial.Port     // holds the line settings and TIOCEXCL; never read or written
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -110,8 +112,12 @@ func Open(cfg Config) (*Port, error) {
 	if err := file.SetDeadline(time.Time{}); err != nil {
 		return nil, fmt.Errorf("open modem %s: deadlines not supported: %w", path, err)
 	}
+	rc, err := file.SyscallConn()
+	if err != nil {
+		return nil, fmt.Errorf("open modem %s: %w", path, err)
+	}
 	ok = true
-	return &Port{cfg: cfg, file: file, serial: sp}, nil
+	return &Port{cfg: cfg, file: file, rc: rc, serial: sp}, nil
 }
 
 // openError explains why opening the device failed.
@@ -269,13 +275,25 @@ func (p *Port) Config() Config { return p.cfg }
 
 // Read reads what the module sent, blocking until at least one byte has
 // arrived, the read deadline passes or the port is closed.
-func (p *Port) Read(b []byte) (int, error) { return p.file.Read(b) }
+func (p *Port) Read(b []byte) (int, error) {
+	n, err := rawio.Read(p.rc, b)
+	if err != nil {
+		err = fmt.Errorf("read %s: %w", p.cfg.Device, err)
+	}
+	return n, err
+}
 
 // Write sends b to the module. It blocks while the driver's buffer is full
 // (for example while the module holds CTS low) until everything is queued,
 // the write deadline passes or the port is closed; n says how much was
 // queued.
-func (p *Port) Write(b []byte) (int, error) { return p.file.Write(b) }
+func (p *Port) Write(b []byte) (int, error) {
+	n, err := rawio.Write(p.rc, b)
+	if err != nil {
+		err = fmt.Errorf("write %s: %w", p.cfg.Device, err)
+	}
+	return n, err
+}
 
 // SetReadDeadline sets the time after which a pending and future Reads fail
 // with an error wrapping os.ErrDeadlineExceeded; the zero time clears it.

@@ -5,6 +5,7 @@ package ptyside
 import (
 	"errors"
 	"fmt"
+	"github.com/c2cbridge/c2cbridge/internal/rawio"
 	"github.com/c2cbridge/c2cbridge/internal/unixgroup"
 	"io"
 	"log/slog"
@@ -193,7 +194,7 @@ func (p *PTY) Read(b []byte) (int, error) {
 		// While a slave is open, this blocks in the poller until the
 		// application writes or goes. Otherwise it returns what a
 		// departed application left behind, or EIO at once.
-		n, err := p.master.Read(b)
+		n, err := rawio.Read(p.rc, b)
 		switch {
 		case n > 0 || err == nil:
 			return n, nil
@@ -276,7 +277,7 @@ func (p *PTY) Write(b []byte) (int, error) {
 		err := p.master.SetWriteDeadline(time.Now().Add(pollInterval))
 		if err == nil {
 			var n int
-			n, err = p.master.Write(b[written:])
+			n, err = rawio.Write(p.rc, b[written:])
 			written += n
 		}
 		switch {

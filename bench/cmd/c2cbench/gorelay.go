@@ -16,8 +16,8 @@ import (
 // relayGo is a second plaintext reference for figure 1: this harness
 // binary run as "c2cbench relay LINK_A LINK_B", a relay written in Go the
 // way the bridge does its I/O (two raw ptys, non-blocking masters on Go's
-// poller, 64 KiB reads, one goroutine per direction) but without the
-// protocol. Next to socat it shows what the language and its runtime cost
+// poller read and written with internal/rawio, 64 KiB reads, one goroutine
+// per direction) but without the protocol. Next to socat it shows what the language and its runtime cost
 // on this machine; next to the bridge, what the protocol costs.
 var relayGo = relayKind{name: "go-relay"}
 
@@ -44,8 +44,16 @@ func goRelayMain(args []string, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	done := make(chan struct{}, 2)
-	copyOne := func(dst, src *os.File) {
+	copyOne := func(dstFile, srcFile *os.File) {
 		defer func() { done <- struct{}{} }()
+		dst, err := ptypair.Raw(dstFile)
+		if err != nil {
+			return
+		}
+		src, err := ptypair.Raw(srcFile)
+		if err != nil {
+			return
+		}
 		buf := make([]byte, 64<<10)
 		for {
 			n, err := src.Read(buf)

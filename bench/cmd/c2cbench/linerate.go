@@ -93,7 +93,7 @@ func (e *env) lineRun(ctx context.Context, baud, chunk int, withBridge bool) (fl
 	go func() {
 		buf := make([]byte, 64<<10)
 		for {
-			n, err := a.f.Read(buf)
+			n, err := a.rw.Read(buf)
 			echoed.Add(int64(n))
 			if err != nil {
 				readErr <- err
@@ -109,7 +109,7 @@ func (e *env) lineRun(ctx context.Context, baud, chunk int, withBridge bool) (fl
 				return
 			default:
 			}
-			if _, err := a.f.Write(data[off : off+chunk]); err != nil {
+			if _, err := a.rw.Write(data[off : off+chunk]); err != nil {
 				return
 			}
 		}

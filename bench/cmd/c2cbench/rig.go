@@ -170,7 +170,8 @@ func (e *env) startSocat(ctx context.Context, a, b string, links ...string) (*pr
 
 // app is the application end of a relay: a raw tty opened through a link.
 type app struct {
-	f   *os.File
+	f   *os.File         // for deadlines and Close
+	rw  *ptypair.RawFile // all reads and writes, as the bridge does them
 	buf []byte
 	acc []byte
 }
@@ -180,7 +181,12 @@ func openApp(path string) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &app{f: f, buf: make([]byte, 64<<10)}, nil
+	rw, err := ptypair.Raw(f)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &app{f: f, rw: rw, buf: make([]byte, 64<<10)}, nil
 }
 
 func (a *app) Close() error { return a.f.Close() }
@@ -189,7 +195,7 @@ func (a *app) Close() error { return a.f.Close() }
 // time between the two.
 func (a *app) roundTrip(cmd, want string) (time.Duration, error) {
 	t0 := time.Now()
-	if _, err := a.f.Write([]byte(cmd)); err != nil {
+	if _, err := a.rw.Write([]byte(cmd)); err != nil {
 		return 0, err
 	}
 	if err := a.readUntil(want); err != nil {
@@ -204,7 +210,7 @@ func (a *app) readUntil(want string) error {
 	a.f.SetReadDeadline(time.Now().Add(ioTimeout))
 	defer a.f.SetReadDeadline(time.Time{})
 	for !bytes.Contains(a.acc, []byte(want)) {
-		n, err := a.f.Read(a.buf)
+		n, err := a.rw.Read(a.buf)
 		a.acc = append(a.acc, a.buf[:n]...)
 		if err != nil {
 			return fmt.Errorf("waiting for %q (got %q): %w", want, tailBytes(a.acc, 64), err)

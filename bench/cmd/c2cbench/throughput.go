@@ -88,7 +88,11 @@ func (e *env) throughputRun(ctx context.Context, k relayKind, pl *payload, hook 
 			return tpResult{}, err
 		}
 		defer end.Close()
-		go sk.Serve(end)
+		rw, err := ptypair.Raw(end)
+		if err != nil {
+			return tpResult{}, err
+		}
+		go sk.Serve(rw)
 		appPath = a
 	} else {
 		uart, err := ptypair.Open(filepath.Join(dir, "ttyUART0"))
@@ -96,7 +100,11 @@ func (e *env) throughputRun(ctx context.Context, k relayKind, pl *payload, hook 
 			return tpResult{}, err
 		}
 		defer uart.Close()
-		go sk.Serve(uart.Master)
+		rw, err := ptypair.Raw(uart.Master)
+		if err != nil {
+			return tpResult{}, err
+		}
+		go sk.Serve(rw)
 		keys, err := e.writeKeys(dir, k.v)
 		if err != nil {
 			return tpResult{}, err
@@ -133,7 +141,7 @@ func (e *env) throughputRun(ctx context.Context, k relayKind, pl *payload, hook 
 	wrote := make(chan error, 1)
 	go func() {
 		for p := pl.data; len(p) > 0; {
-			n, err := a.f.Write(p[:min(len(p), appChunk)])
+			n, err := a.rw.Write(p[:min(len(p), appChunk)])
 			if err != nil {
 				wrote <- err
 				return

@@ -8,8 +8,11 @@ package ptypair
 import (
 	"errors"
 	"fmt"
-	"github.com/c2cbridge/c2cbridge/internal/rawtty"
 	"os"
+	"syscall"
+
+	"github.com/c2cbridge/c2cbridge/internal/rawio"
+	"github.com/c2cbridge/c2cbridge/internal/rawtty"
 
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
@@ -74,3 +77,28 @@ func OpenTTY(path string) (*os.File, error) {
 	}
 	return f, nil
 }
+
+// RawFile reads and writes a non-blocking file the way the bridge does
+// (internal/rawio: raw system calls, Go's poller only to wait), so that
+// the harness's own ends cost what the bridge's cost, for every relay
+// measured. Deadlines and Close are the file's.
+type RawFile struct {
+	f  *os.File
+	rc syscall.RawConn
+}
+
+// Raw returns a RawFile for f, which must be non-blocking on Go's poller
+// (as Open's master and OpenTTY's file are).
+func Raw(f *os.File) (*RawFile, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return nil, fmt.Errorf("ptypair: %w", err)
+	}
+	return &RawFile{f: f, rc: rc}, nil
+}
+
+// Read reads into b, waiting until something is there.
+func (r *RawFile) Read(b []byte) (int, error) { return rawio.Read(r.rc, b) }
+
+// Write writes all of b, waiting while the pty is full.
+func (r *RawFile) Write(b []byte) (int, error) { return rawio.Write(r.rc, b) }

@@ -29,31 +29,39 @@ func goRelayMain(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: c2cbench relay LINK_A LINK_B")
 		return 2
 	}
-	a, err := ptypair.Open(args[0])
-	if err != nil {
-		fmt.Fprintln(stderr, "c2cbench relay:", err)
-		return 1
-	}
-	defer a.Close()
-	b, err := ptypair.Open(args[1])
-	if err != nil {
-		fmt.Fprintln(stderr, "c2cbench relay:", err)
-		return 1
-	}
-	defer b.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	if err := goRelay(ctx, args[0], args[1], func() { fmt.Fprintln(stderr, "relay ready") }); err != nil {
+		fmt.Fprintln(stderr, "c2cbench relay:", err)
+		return 1
+	}
+	return 0
+}
+
+// goRelay relays between two new raw ptys linked at linkA and linkB until
+// ctx ends; ready is called once both links exist.
+func goRelay(ctx context.Context, linkA, linkB string, ready func()) error {
+	a, err := ptypair.Open(linkA)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	b, err := ptypair.Open(linkB)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	ra, err := ptypair.Raw(a.Master)
+	if err != nil {
+		return err
+	}
+	rb, err := ptypair.Raw(b.Master)
+	if err != nil {
+		return err
+	}
 	done := make(chan struct{}, 2)
-	copyOne := func(dstFile, srcFile *os.File) {
+	copyOne := func(dst, src *ptypair.RawFile) {
 		defer func() { done <- struct{}{} }()
-		dst, err := ptypair.Raw(dstFile)
-		if err != nil {
-			return
-		}
-		src, err := ptypair.Raw(srcFile)
-		if err != nil {
-			return
-		}
 		buf := make([]byte, 64<<10)
 		for {
 			n, err := src.Read(buf)
@@ -67,16 +75,16 @@ func goRelayMain(args []string, stderr io.Writer) int {
 			}
 		}
 	}
-	go copyOne(b.Master, a.Master)
-	go copyOne(a.Master, b.Master)
-	fmt.Fprintln(stderr, "relay ready")
+	go copyOne(rb, ra)
+	go copyOne(ra, rb)
+	ready()
 	<-ctx.Done()
 	// Closing the masters wakes both copies.
 	a.Close()
 	b.Close()
 	<-done
 	<-done
-	return 0
+	return nil
 }
 
 // startGoRelay starts this binary as the Go relay between links a and b.

@@ -38,6 +38,7 @@ type options struct {
 	quick  bool
 	keep   bool
 	runs   int
+	tpRuns int // runs of the throughput figure
 	size   int64
 	rtts   int
 	window time.Duration
@@ -71,6 +72,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&opt.quick, "quick", false, "short line-rate windows and soak (for a quick look)")
 	fs.BoolVar(&opt.keep, "keep", false, "keep the work directory (configs, logs)")
 	fs.IntVar(&opt.runs, "runs", 3, "runs per figure (the median is reported)")
+	fs.IntVar(&opt.tpRuns, "tp-runs", 5, "runs of the throughput figure, the noisiest (the median is reported)")
 	size := fs.Int("size", 64, "MiB per throughput run")
 	fs.IntVar(&opt.rtts, "rtts", 2000, "AT round trips per run")
 	fs.DurationVar(&opt.window, "window", 0, "duration of one line-rate run (default 15s, 4s with -quick)")
@@ -88,7 +90,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if opt.bin == "" || fs.NArg() > 0 || opt.runs < 1 || *size < 1 {
+	if opt.bin == "" || fs.NArg() > 0 || opt.runs < 1 || opt.tpRuns < 1 || *size < 1 {
 		fmt.Fprintln(stderr, "c2cbench: -bin BINARY is required; -runs and -size must be positive; no arguments")
 		return 2
 	}

@@ -82,7 +82,7 @@ func (e *env) measureThroughput(ctx context.Context, rep *report) error {
 	pl := newPayload(e.opt.size, uint64(time.Now().UnixNano()))
 	kinds := []relayKind{relaySocat, relayV2, relayV1, relayGo}
 	rep.tp = map[string][]tpResult{}
-	for i := range e.opt.runs {
+	for i := range e.opt.tpRuns {
 		// Rotate the order, so that no relay always runs first.
 		for j := range kinds {
 			k := kinds[(i+j)%len(kinds)]
@@ -91,7 +91,7 @@ func (e *env) measureThroughput(ctx context.Context, rep *report) error {
 				return err
 			}
 			e.logf("throughput %d/%d %-9s %6.1f MB/s  hash ok %v  relay cpu %.2fs  app+sink cpu %.2fs  machine busy %.0f%%  VmHWM %.1f MiB",
-				i+1, e.opt.runs, k.name, r.mbps, r.hashOK, r.cpu.Seconds(), r.self.Seconds(), 100*r.busy, mib(r.hwm))
+				i+1, e.opt.tpRuns, k.name, r.mbps, r.hashOK, r.cpu.Seconds(), r.self.Seconds(), 100*r.busy, mib(r.hwm))
 			rep.tp[k.name] = append(rep.tp[k.name], r)
 		}
 	}

@@ -47,8 +47,8 @@ func (r *report) markdown() string {
 		mode = "quick"
 	}
 	fmt.Fprintf(&b, "## c2cbridge benchmarks (%s run, %s)\n\n", mode, r.started.Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(&b, "%s; %d CPUs (%s); Linux %s; %s; socat %s; %d runs per figure (median); took %v; load average before: %s, after: %s.\n\n",
-		binaryVersion(r.opt.bin), runtime.NumCPU(), cpuModel(), kernel(), runtime.Version(), socatVersion(), r.opt.runs,
+	fmt.Fprintf(&b, "%s; %d CPUs (%s); Linux %s; %s; socat %s; %d runs per figure, %d of throughput (medians); took %v; load average before: %s, after: %s.\n\n",
+		binaryVersion(r.opt.bin), runtime.NumCPU(), cpuModel(), kernel(), runtime.Version(), socatVersion(), r.opt.runs, r.opt.tpRuns,
 		r.took.Round(time.Second), r.loadBefore, loadAverage())
 
 	rows := r.rows()

@@ -15,7 +15,7 @@ func TestPacerWaitsTheWireTime(t *testing.T) {
 		n, baud int
 		want    time.Duration
 	}{
-		{n: 3, baud: 115200, want: 260 * time.Microsecond},    // below spinMargin+coarseMargin
+		{n: 3, baud: 115200, want: 260 * time.Microsecond},    // within coarseMargin: nanosleep and spin only
 		{n: 54, baud: 115200, want: 4687 * time.Microsecond},  // a timer, then nanosleep and spin
 		{n: 1152, baud: 115200, want: 100 * time.Millisecond}, // mostly the timer
 	} {

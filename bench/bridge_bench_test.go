@@ -40,13 +40,7 @@ func BenchmarkBridgeThroughput(b *testing.B) {
 
 func benchThroughput(b *testing.B, v c2c.Version) {
 	dir := b.TempDir()
-	s := &c2c.Secrets{}
-	rand.Read(s.TESecret[:])
-	rand.Read(s.Key[:])
-	if v == c2c.V2 {
-		s.HMACKey[0] = 1
-		rand.Read(s.HMACKey[1:])
-	}
+	s := c2c.RandomSecrets(v)
 	data := make([]byte, chunk)
 	rand.Read(data)
 

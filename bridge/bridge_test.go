@@ -24,13 +24,7 @@ const hang = 30 * time.Second
 
 func newSecrets(t testing.TB, v c2c.Version) *c2c.Secrets {
 	t.Helper()
-	s := &c2c.Secrets{}
-	rand.Read(s.TESecret[:])
-	rand.Read(s.Key[:])
-	if v == c2c.V2 {
-		rand.Read(s.HMACKey[:])
-	}
-	return s
+	return c2c.RandomSecrets(v)
 }
 
 // rig is a bridge between an in-memory application end and modemsim.

@@ -603,3 +603,15 @@ func TestConfirmation(t *testing.T) {
 		t.Fatalf("V1: %v", err)
 	}
 }
+
+func TestRandomSecrets(t *testing.T) {
+	for _, v := range []Version{V1, V2} {
+		a, b := RandomSecrets(v), RandomSecrets(v)
+		if a.Version() != v {
+			t.Errorf("RandomSecrets(%v) speaks %v", v, a.Version())
+		}
+		if a.TESecret.IsZero() || a.Key.IsZero() || a.TESecret == b.TESecret || a.Key == b.Key {
+			t.Errorf("RandomSecrets(%v): zero or repeated secrets", v)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package crypto
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -86,6 +87,22 @@ type Secrets struct {
 	TESecret Secret // te_secret: made by the host at pairing
 	Key      Secret // c2c_encryption_key: the AES-128 key
 	HMACKey  Secret // hmac_key: all zero on a V1 module
+}
+
+// RandomSecrets returns fresh random secrets of one pairing of version v,
+// as a module makes them when it is paired (a V1 pairing has no hmac_key).
+// For the simulated module's demo, benchmarks and tests: a real pairing
+// gets the key and hmac_key from the module.
+func RandomSecrets(v Version) *Secrets {
+	s := &Secrets{}
+	rand.Read(s.TESecret[:])
+	rand.Read(s.Key[:])
+	if v == V2 {
+		for s.HMACKey.IsZero() {
+			rand.Read(s.HMACKey[:])
+		}
+	}
+	return s
 }
 
 // Version returns V2 when the hmac_key is not all zero, else V1.

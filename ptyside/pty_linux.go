@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/c2cbridge/c2cbridge/internal/rawio"
+	"github.com/c2cbridge/c2cbridge/internal/rawtty"
 	"github.com/c2cbridge/c2cbridge/internal/unixgroup"
 	"io"
 	"log/slog"
@@ -113,7 +114,7 @@ func open(cfg Config) (*PTY, error) {
 		return nil, fmt.Errorf("create pty: %w", err)
 	}
 	path := s.Name()
-	master, err := pollable(m)
+	master, err := rawtty.Nonblocking(m)
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("prepare pty master: %w", err)
@@ -135,7 +136,7 @@ func open(cfg Config) (*PTY, error) {
 	// slave. Only then let go of the slave.
 	raw, err := getTermios(rc)
 	if err == nil {
-		makeRaw(raw)
+		rawtty.SetRaw(raw)
 		err = setTermios(rc, raw)
 	}
 	s.Close()

@@ -5,47 +5,11 @@ package ptyside
 import (
 	"errors"
 	"fmt"
-	"os"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
-
-// pollable returns a non-blocking, poller-backed duplicate of f and closes
-// f. pty.Open hands out files whose descriptors File.Fd has made blocking;
-// on such a file deadlines do not work and Close does not interrupt a
-// pending Read. os.NewFile makes a non-blocking descriptor pollable again.
-func pollable(f *os.File) (*os.File, error) {
-	defer f.Close()
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return nil, err
-	}
-	var fd int
-	var opErr error
-	err = rc.Control(func(old uintptr) {
-		fd, opErr = unix.FcntlInt(old, unix.F_DUPFD_CLOEXEC, 0)
-		if opErr != nil {
-			opErr = fmt.Errorf("dup: %w", opErr)
-			return
-		}
-		// O_NONBLOCK belongs to the open file description, which the
-		// duplicate shares with f; f is closed below, so only the
-		// duplicate is left to notice.
-		if opErr = unix.SetNonblock(fd, true); opErr != nil {
-			unix.Close(fd)
-			opErr = fmt.Errorf("set non-blocking: %w", opErr)
-		}
-	})
-	if err != nil {
-		return nil, err
-	}
-	if opErr != nil {
-		return nil, opErr
-	}
-	return os.NewFile(uintptr(fd), f.Name()), nil
-}
 
 // getTermios returns the terminal attributes of the tty behind rc. On a
 // pseudo-terminal master they are those of the slave.
@@ -77,21 +41,6 @@ func setTermios(rc syscall.RawConn, t *unix.Termios) error {
 		return fmt.Errorf("set termios: %w", opErr)
 	}
 	return nil
-}
-
-// makeRaw turns t into raw mode, as cfmakeraw(3) does, and also disables
-// software flow control in both directions: 8 data bits, no parity, no
-// echo, no signals, no line editing, and no translation of any byte either
-// way.
-func makeRaw(t *unix.Termios) {
-	t.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP |
-		unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON | unix.IXOFF | unix.IXANY | unix.IMAXBEL
-	t.Oflag &^= unix.OPOST
-	t.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
-	t.Cflag &^= unix.CSIZE | unix.PARENB
-	t.Cflag |= unix.CS8 | unix.CREAD | unix.CLOCAL
-	t.Cc[unix.VMIN] = 1
-	t.Cc[unix.VTIME] = 0
 }
 
 // openPeer opens the slave of the pseudo-terminal master behind rc, without

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"flag"
 	"fmt"
 	"io"
@@ -10,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/c2cbridge/c2cbridge/config"
+	c2c "github.com/c2cbridge/c2cbridge/crypto"
 	"github.com/c2cbridge/c2cbridge/modemsim"
 	"github.com/c2cbridge/c2cbridge/ptyside"
 )
@@ -34,12 +34,11 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	log := newLogger(stderr, *level, "text")
 
 	// Throwaway secrets, as if the module had just been paired.
-	kf := &config.KeyFile{}
-	rand.Read(kf.Secrets.TESecret[:])
-	rand.Read(kf.Secrets.Key[:])
-	if !*v1 {
-		rand.Read(kf.Secrets.HMACKey[:])
+	v := c2c.V2
+	if *v1 {
+		v = c2c.V1
 	}
+	kf := &config.KeyFile{Secrets: *c2c.RandomSecrets(v)}
 	defer kf.Secrets.Zero()
 	keyPath := filepath.Join(*dir, "keys.yaml")
 	if err := config.WriteKeyFile(keyPath, kf); err != nil {

@@ -11,7 +11,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -51,14 +50,7 @@ var e2eVersions = []c2c.Version{c2c.V1, c2c.V2}
 // pairing has no hmac_key).
 func newSecrets(t *testing.T, v c2c.Version) *c2c.Secrets {
 	t.Helper()
-	s := &c2c.Secrets{}
-	rand.Read(s.TESecret[:])
-	rand.Read(s.Key[:])
-	if v == c2c.V2 {
-		for s.HMACKey.IsZero() {
-			rand.Read(s.HMACKey[:])
-		}
-	}
+	s := c2c.RandomSecrets(v)
 	if got := s.Version(); got != v {
 		t.Fatalf("new secrets: version %v, want %v", got, v)
 	}
@@ -127,25 +119,12 @@ func newRig(t *testing.T, v c2c.Version) *rig {
 		modemTTY:     filepath.Join(dir, "ttyModem0"),
 		statusSocket: filepath.Join(dir, "status.sock"),
 	}
-	mod, err := modemsim.New(modemsim.Config{
+	r.mod, r.srv = serveModemsim(t, modemsim.Config{
 		Secrets:     r.secrets,
 		Version:     v,
 		EscapeGuard: e2eEscapeGuard,
 		Logger:      newTestLogger(t, "modemsim"),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := modemsim.ServePTY(context.Background(), mod, r.modemTTY)
-	if err != nil {
-		mod.Close()
-		t.Fatal(err)
-	}
-	r.mod, r.srv = mod, srv
-	t.Cleanup(func() {
-		srv.Close()
-		mod.Close()
-	})
+	}, r.modemTTY)
 	if err := config.WriteKeyFile(r.keyFile, &config.KeyFile{Secrets: *r.secrets}); err != nil {
 		t.Fatal(err)
 	}
@@ -469,4 +448,21 @@ func (p *bridgeProcess) running() bool {
 	default:
 		return true
 	}
+}
+
+// serveModemsim starts a simulated module for mcfg on a pty linked at link.
+// Both end with the test.
+func serveModemsim(t *testing.T, mcfg modemsim.Config, link string) (*modemsim.Module, *modemsim.PTYServer) {
+	t.Helper()
+	mod, err := modemsim.New(mcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mod.Close() })
+	srv, err := modemsim.ServePTY(context.Background(), mod, link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return mod, srv
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"crypto/rand"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,14 +15,7 @@ import (
 // keysTestSecrets returns fresh random secrets of version v.
 func keysTestSecrets(t *testing.T, v c2c.Version) *c2c.Secrets {
 	t.Helper()
-	s := &c2c.Secrets{}
-	rand.Read(s.TESecret[:])
-	rand.Read(s.Key[:])
-	if v == c2c.V2 {
-		for s.HMACKey.IsZero() {
-			rand.Read(s.HMACKey[:])
-		}
-	}
+	s := c2c.RandomSecrets(v)
 	if s.Version() != v {
 		t.Fatalf("test secrets: version %v, want %v", s.Version(), v)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"io"
 	"log/slog"
 	"net"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/c2cbridge/c2cbridge/config"
+	c2c "github.com/c2cbridge/c2cbridge/crypto"
 	"github.com/c2cbridge/c2cbridge/modemsim"
 	"github.com/c2cbridge/c2cbridge/status"
 )
@@ -92,20 +92,8 @@ func TestNotifyAndStatus(t *testing.T) {
 // the key file and returns a configuration for a bridge in front of it.
 func simSetup(t *testing.T, dir string) (*config.Config, *config.KeyFile, *modemsim.Module) {
 	t.Helper()
-	kf := &config.KeyFile{}
-	rand.Read(kf.Secrets.TESecret[:])
-	rand.Read(kf.Secrets.Key[:])
-	rand.Read(kf.Secrets.HMACKey[:])
-	mod, err := modemsim.New(modemsim.Config{Secrets: &kf.Secrets})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { mod.Close() })
-	srv, err := modemsim.ServePTY(context.Background(), mod, filepath.Join(dir, "modem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	kf := &config.KeyFile{Secrets: *c2c.RandomSecrets(c2c.V2)}
+	mod, _ := serveModemsim(t, modemsim.Config{Secrets: &kf.Secrets}, filepath.Join(dir, "modem"))
 	cfg := config.Default()
 	cfg.Modem.Device = filepath.Join(dir, "modem")
 	cfg.PTY.Link = filepath.Join(dir, "tty")

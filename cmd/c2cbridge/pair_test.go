@@ -47,20 +47,7 @@ func newPairRig(t *testing.T, mcfg modemsim.Config) *pairRig {
 		keyFile: filepath.Join(dir, "keys.yaml"),
 		cfgPath: filepath.Join(dir, "config.yaml"),
 	}
-	mod, err := modemsim.New(mcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := modemsim.ServePTY(context.Background(), mod, r.device)
-	if err != nil {
-		mod.Close()
-		t.Fatal(err)
-	}
-	r.mod, r.srv = mod, srv
-	t.Cleanup(func() {
-		srv.Close()
-		mod.Close()
-	})
+	r.mod, r.srv = serveModemsim(t, mcfg, r.device)
 	text := fmt.Sprintf(`modem:
   device: %q
   flow_control: none

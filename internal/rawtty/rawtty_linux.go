@@ -1,8 +1,8 @@
 //go:build linux
 
-// Package rawtty holds the pseudo-terminal plumbing the simulated module
-// and the benchmarks share: raw mode, and a master descriptor Go's poller
-// serves.
+// Package rawtty holds the pseudo-terminal plumbing the virtual tty, the
+// simulated module and the benchmarks share: raw mode, and a master
+// descriptor Go's poller serves.
 package rawtty
 
 import (
@@ -26,20 +26,28 @@ func Control(f *os.File, fn func(fd int) error) error {
 	return opErr
 }
 
-// MakeRaw sets the tty behind fd to raw mode, as cfmakeraw does.
-func MakeRaw(fd int) error {
-	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
-	if err != nil {
-		return fmt.Errorf("get termios: %w", err)
-	}
+// SetRaw turns t into raw mode, as cfmakeraw(3) does, and also disables
+// software flow control in both directions: 8 data bits, no parity, no
+// echo, no signals, no line editing, and no translation of any byte either
+// way.
+func SetRaw(t *unix.Termios) {
 	t.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR |
-		unix.IGNCR | unix.ICRNL | unix.IXON | unix.IXOFF | unix.IXANY | unix.INPCK
+		unix.IGNCR | unix.ICRNL | unix.IXON | unix.IXOFF | unix.IXANY | unix.INPCK | unix.IMAXBEL
 	t.Oflag &^= unix.OPOST
 	t.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
 	t.Cflag &^= unix.CSIZE | unix.PARENB
 	t.Cflag |= unix.CS8 | unix.CREAD | unix.CLOCAL
 	t.Cc[unix.VMIN] = 1
 	t.Cc[unix.VTIME] = 0
+}
+
+// MakeRaw sets the tty behind fd to raw mode (SetRaw).
+func MakeRaw(fd int) error {
+	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return fmt.Errorf("get termios: %w", err)
+	}
+	SetRaw(t)
 	if err := unix.IoctlSetTermios(fd, unix.TCSETS, t); err != nil {
 		return fmt.Errorf("set termios: %w", err)
 	}

@@ -51,29 +51,14 @@ func (e *env) lineRun(ctx context.Context, baud, chunk int, withBridge bool) (fl
 	if err != nil {
 		return 0, err
 	}
-	sim, modem, err := e.startSim(ctx, simSpec{dir: dir, v: c2c.V2, baud: baud})
-	if err != nil {
-		return 0, err
-	}
 	// The call is left up with data in flight: ending it would only wait
 	// for the line to drain. Kill the processes, as their shutdown is not
 	// measured here.
-	defer sim.stop(0)
-	appPath := modem
-	if withBridge {
-		br, err := e.startBridge(ctx, bridgeSpec{dir: dir, device: modem, keys: filepath.Join(dir, "keys.yaml"),
-			baud: baud, pace: e.opt.pace})
-		if err != nil {
-			return 0, err
-		}
-		defer br.stop(0)
-		appPath = ttyLink(dir)
-	}
-	a, err := openApp(appPath)
+	a, closeAll, err := e.appOnLine(ctx, dir, baud, withBridge, 0)
 	if err != nil {
 		return 0, err
 	}
-	defer a.Close()
+	defer closeAll()
 	if _, err := a.roundTrip("ATD*99#\r", "CONNECT\r\n"); err != nil {
 		return 0, fmt.Errorf("line %d: ATD: %w", baud, err)
 	}
@@ -141,29 +126,53 @@ func (e *env) idleRun(ctx context.Context, baud int, withBridge bool) (time.Dura
 	if err != nil {
 		return 0, err
 	}
-	sim, modem, err := e.startSim(ctx, simSpec{dir: dir, v: c2c.V2, baud: baud})
+	a, closeAll, err := e.appOnLine(ctx, dir, baud, withBridge, stopGrace)
 	if err != nil {
 		return 0, err
 	}
-	defer sim.stop(stopGrace)
-	appPath := modem
-	if withBridge {
-		br, err := e.startBridge(ctx, bridgeSpec{dir: dir, device: modem, keys: filepath.Join(dir, "keys.yaml"),
-			baud: baud, pace: e.opt.pace})
-		if err != nil {
-			return 0, err
-		}
-		defer br.stop(0)
-		appPath = ttyLink(dir)
-	}
-	a, err := openApp(appPath)
-	if err != nil {
-		return 0, err
-	}
-	defer a.Close()
+	defer closeAll()
 	rtts, err := roundTrips(a, idleWarm, idleN, idleGap)
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", name, err)
 	}
 	return percentile(rtts, 50), nil
+}
+
+// appOnLine starts a simulated module on an emulated line of baud in dir
+// and, withBridge, a bridge in front of it, and opens the application end
+// (the bridge's tty, or the module's in plain text). stop closes the
+// application and stops the bridge at once and the module within simGrace.
+func (e *env) appOnLine(ctx context.Context, dir string, baud int, withBridge bool, simGrace time.Duration) (a *app, stop func(), err error) {
+	var stops []func()
+	stop = func() {
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i]()
+		}
+	}
+	defer func() {
+		if err != nil {
+			stop()
+		}
+	}()
+	sim, modem, err := e.startSim(ctx, simSpec{dir: dir, v: c2c.V2, baud: baud})
+	if err != nil {
+		return nil, nil, err
+	}
+	stops = append(stops, func() { sim.stop(simGrace) })
+	appPath := modem
+	if withBridge {
+		br, err := e.startBridge(ctx, bridgeSpec{dir: dir, device: modem, keys: filepath.Join(dir, "keys.yaml"),
+			baud: baud, pace: e.opt.pace})
+		if err != nil {
+			return nil, nil, err
+		}
+		stops = append(stops, func() { br.stop(0) })
+		appPath = ttyLink(dir)
+	}
+	a, err = openApp(appPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	stops = append(stops, func() { a.Close() })
+	return a, stop, nil
 }

@@ -5,7 +5,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -40,15 +39,7 @@ type env struct {
 func newEnv(opt options, dir string) *env {
 	e := &env{opt: opt, dir: dir, secrets: map[c2c.Version]*c2c.Secrets{}}
 	for _, v := range []c2c.Version{c2c.V1, c2c.V2} {
-		s := &c2c.Secrets{}
-		rand.Read(s.TESecret[:])
-		rand.Read(s.Key[:])
-		if v == c2c.V2 {
-			for s.HMACKey.IsZero() {
-				rand.Read(s.HMACKey[:])
-			}
-		}
-		e.secrets[v] = s
+		e.secrets[v] = c2c.RandomSecrets(v)
 	}
 	return e
 }

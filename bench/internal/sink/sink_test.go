@@ -15,14 +15,7 @@ import (
 )
 
 func secrets(v c2c.Version) *c2c.Secrets {
-	s := &c2c.Secrets{}
-	rand.Read(s.TESecret[:])
-	rand.Read(s.Key[:])
-	if v == c2c.V2 {
-		s.HMACKey[0] = 1
-		rand.Read(s.HMACKey[1:])
-	}
-	return s
+	return c2c.RandomSecrets(v)
 }
 
 // host plays the bridge's side of the dialogue the package doc describes.

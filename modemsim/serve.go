@@ -276,12 +276,12 @@ type pacer struct {
 	timer *time.Timer
 }
 
-// wait blocks until n bytes have crossed a line of baud bits a second
-// after the ones before them; it returns at once when baud is 0.
 // pacerIdle is how far behind the schedule a pacer may fall, from timers
 // firing late, before it takes the line as idle and stops crediting.
 const pacerIdle = 10 * time.Millisecond
 
+// wait blocks until n bytes have crossed a line of baud bits a second
+// after the ones before them; it returns at once when baud is 0.
 func (p *pacer) wait(ctx context.Context, n, baud int) error {
 	if baud <= 0 {
 		p.next = time.Time{}
@@ -294,10 +294,6 @@ func (p *pacer) wait(ctx context.Context, n, baud int) error {
 		p.next = now
 	}
 	p.next = p.next.Add(time.Duration(int64(n) * 10 * int64(time.Second) / int64(baud)))
-	d := p.next.Sub(now)
-	if d <= 0 {
-		return nil
-	}
 	return p.sleepUntil(ctx, p.next)
 }
 
@@ -312,7 +308,7 @@ const (
 	spinMargin   = 200 * time.Microsecond
 )
 
-// sleepUntil waits until t or until ctx ends.
+// sleepUntil waits until t (at once if t has passed) or until ctx ends.
 func (p *pacer) sleepUntil(ctx context.Context, t time.Time) error {
 	if d := time.Until(t) - coarseMargin; d > 0 {
 		if p.timer == nil {

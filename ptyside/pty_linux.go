@@ -5,9 +5,6 @@ package ptyside
 import (
 	"errors"
 	"fmt"
-	"github.com/c2cbridge/c2cbridge/internal/rawio"
-	"github.com/c2cbridge/c2cbridge/internal/rawtty"
-	"github.com/c2cbridge/c2cbridge/internal/unixgroup"
 	"io"
 	"log/slog"
 	"os"
@@ -18,6 +15,10 @@ import (
 
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
+
+	"github.com/c2cbridge/c2cbridge/internal/rawio"
+	"github.com/c2cbridge/c2cbridge/internal/rawtty"
+	"github.com/c2cbridge/c2cbridge/internal/unixgroup"
 )
 
 // pollInterval is how often the watcher looks for a new application while

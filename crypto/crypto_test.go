@@ -178,6 +178,57 @@ func TestFrameLen(t *testing.T) {
 	}
 }
 
+// TestMaxPlaintextLimit checks that a frame carrying MaxPlaintextLimit bytes
+// seals and opens in both versions, that its LEN fits the 16-bit field, and
+// that one byte more does not fit in at least one version (so the limit is
+// the largest one both can carry).
+func TestMaxPlaintextLimit(t *testing.T) {
+	const lenMax = 1<<(8*LenSize) - 1
+	if MaxPlaintextLimit != 65471 {
+		t.Errorf("MaxPlaintextLimit = %d, want 65471", MaxPlaintextLimit)
+	}
+	overflows := 0
+	for _, v := range []Version{V1, V2} {
+		t.Run(v.String(), func(t *testing.T) {
+			if n := BodyLen(v, MaxPlaintextLimit); n > lenMax {
+				t.Fatalf("BodyLen(%v, MaxPlaintextLimit) = %d, more than LEN can say", v, n)
+			}
+			if BodyLen(v, MaxPlaintextLimit+1) > lenMax {
+				overflows++
+				if _, err := NewSealer(testSecrets(v), reader(rand.New(rand.NewPCG(1, 1))), MaxPlaintextLimit+1); err == nil {
+					t.Errorf("NewSealer(%v) accepted %d bytes, whose LEN does not fit", v, MaxPlaintextLimit+1)
+				}
+			}
+			s := testSecrets(v)
+			r := rand.New(rand.NewPCG(uint64(v), 65471))
+			sealer, err := NewSealer(s, reader(r), MaxPlaintextLimit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := randBytes(r, MaxPlaintextLimit)
+			frame, err := sealer.SealFrame(nil, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := int(frame[1]) | int(frame[2])<<8; got != BodyLen(v, MaxPlaintextLimit) {
+				t.Fatalf("LEN = %d, want %d", got, BodyLen(v, MaxPlaintextLimit))
+			}
+			o, err := NewOpener(s, MaxPlaintextLimit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var c collected
+			o.Feed(frame, time.Now(), c.handle)
+			if c.frames != 1 || !bytes.Equal(c.plain, p) || len(c.rejected) != 0 || len(c.stray) != 0 {
+				t.Fatalf("open: frames=%d rejected=%v stray=%d, plaintext equal: %v", c.frames, c.rejected, len(c.stray), bytes.Equal(c.plain, p))
+			}
+		})
+	}
+	if overflows == 0 {
+		t.Errorf("MaxPlaintextLimit+1 fits LEN in both versions: the limit is not the largest")
+	}
+}
+
 func TestUnpad(t *testing.T) {
 	block := func(fill byte, tail ...byte) []byte {
 		b := bytes.Repeat([]byte{fill}, BlockSize)

@@ -50,6 +50,16 @@ const (
 	DefaultMaxPlaintext = 4096
 	// maxLEN is what the 16-bit LEN field can say.
 	maxLEN = 1<<16 - 1
+	// maxPlaintextV2 is the largest plaintext whose V2 body fits maxLEN:
+	// the largest multiple of BlockSize that fits, less the one byte of
+	// padding every plaintext gets.
+	maxPlaintextV2 = (maxLEN-bodyExtraV2)/BlockSize*BlockSize - 1
+	// maxPlaintextV1 is the same for a V1 body.
+	maxPlaintextV1 = (maxLEN-bodyExtraV1)/BlockSize*BlockSize - 1
+	// MaxPlaintextLimit is the largest plaintext one frame of either
+	// version can carry: the most a maximum plaintext (session.max_frame,
+	// NewSealer, NewOpener) may be. It is 65471, set by V1.
+	MaxPlaintextLimit = min(maxPlaintextV1, maxPlaintextV2)
 )
 
 // PaddedLen returns the length of n plaintext bytes after RFC 5652 padding:

@@ -17,6 +17,8 @@ import (
 	"io"
 	"text/tabwriter"
 	"time"
+
+	"github.com/c2cbridge/c2cbridge/counters"
 )
 
 // Snapshot is what the status socket reports. Its JSON encoding is the
@@ -55,59 +57,10 @@ type Rekey struct {
 	Next *time.Time `json:"next"`
 }
 
-// Counters are the bridge's counters since the daemon started.
-type Counters struct {
-	AppBytesUp      uint64 `json:"app_bytes_up"`     // application bytes sent to the module
-	AppBytesDown    uint64 `json:"app_bytes_down"`   // plaintext bytes delivered to the application
-	LineBytesUp     uint64 `json:"line_bytes_up"`    // bytes written to the UART
-	LineBytesDown   uint64 `json:"line_bytes_down"`  // bytes read from the UART
-	FramesUp        uint64 `json:"frames_up"`        // frames sent to the module
-	FramesDown      uint64 `json:"frames_down"`      // authentic frames from the module
-	MACFailures     uint64 `json:"mac_failures"`     // frames that failed authentication or padding
-	FCSFailures     uint64 `json:"fcs_failures"`     // frames with a bad checksum
-	LengthErrors    uint64 `json:"length_errors"`    // frame starts with a length out of bounds
-	OtherRejects    uint64 `json:"other_rejects"`    // frames rejected for other reasons
-	StrayBytes      uint64 `json:"stray_bytes"`      // bytes outside frames during a session
-	PlainDropped    uint64 `json:"plain_dropped"`    // plain-text bytes never forwarded
-	Replays         uint64 `json:"replays"`          // replayed frames dropped
-	RefusedCommands uint64 `json:"refused_commands"` // application commands containing +USECC2C
-	Opens           uint64 `json:"opens"`            // sessions opened
-	Rekeys          uint64 `json:"rekeys"`           // rekeys completed
-	RekeysOverdue   uint64 `json:"rekeys_overdue"`   // rekeys that waited for a data-mode call to end
-	Reopens         uint64 `json:"reopens"`          // sessions reopened after a loss
-	Reconnects      uint64 `json:"reconnects"`       // UART reconnections
-}
-
-// Counter is one named counter.
-type Counter struct {
-	Name  string // the JSON name
-	Value uint64
-}
-
-// List returns the counters in a fixed order, named as in JSON.
-func (c Counters) List() []Counter {
-	return []Counter{
-		{"app_bytes_up", c.AppBytesUp},
-		{"app_bytes_down", c.AppBytesDown},
-		{"line_bytes_up", c.LineBytesUp},
-		{"line_bytes_down", c.LineBytesDown},
-		{"frames_up", c.FramesUp},
-		{"frames_down", c.FramesDown},
-		{"mac_failures", c.MACFailures},
-		{"fcs_failures", c.FCSFailures},
-		{"length_errors", c.LengthErrors},
-		{"other_rejects", c.OtherRejects},
-		{"stray_bytes", c.StrayBytes},
-		{"plain_dropped", c.PlainDropped},
-		{"replays", c.Replays},
-		{"refused_commands", c.RefusedCommands},
-		{"opens", c.Opens},
-		{"rekeys", c.Rekeys},
-		{"rekeys_overdue", c.RekeysOverdue},
-		{"reopens", c.Reopens},
-		{"reconnects", c.Reconnects},
-	}
-}
+// Counters are the bridge's counters since the daemon started, as the
+// counters package defines them; index them by counters.ID. Their JSON
+// object names each counter.
+type Counters = counters.Snapshot
 
 // Format writes s for a person: the session, the rekey times, what is
 // attached, the fingerprint, then every counter. Times are shown as the

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/c2cbridge/c2cbridge/counters"
 	"github.com/c2cbridge/c2cbridge/status"
 )
 
@@ -34,9 +35,9 @@ func sample() status.Snapshot {
 		ModuleAttached:      true,
 		Fingerprint:         "1a2b3c4d",
 		Counters: status.Counters{
-			AppBytesUp: 1, AppBytesDown: 2, LineBytesUp: 3, LineBytesDown: 4, FramesUp: 5, FramesDown: 6,
-			MACFailures: 7, FCSFailures: 8, LengthErrors: 9, OtherRejects: 10, StrayBytes: 11, PlainDropped: 12,
-			Replays: 13, RefusedCommands: 14, Opens: 15, Rekeys: 16, RekeysOverdue: 17, Reopens: 18, Reconnects: 19,
+			counters.AppBytesUp: 1, counters.AppBytesDown: 2, counters.LineBytesUp: 3, counters.LineBytesDown: 4, counters.FramesUp: 5, counters.FramesDown: 6,
+			counters.MACFailures: 7, counters.FCSFailures: 8, counters.LengthErrors: 9, counters.OtherRejects: 10, counters.StrayBytes: 11, counters.PlainDropped: 12,
+			counters.Replays: 13, counters.RefusedCommands: 14, counters.Opens: 15, counters.Rekeys: 16, counters.RekeysOverdue: 17, counters.Reopens: 18, counters.Reconnects: 19,
 		},
 	}
 }

@@ -9,7 +9,8 @@
 // The body is AES-128-CBC encrypted and authenticated: by a truncated
 // HMAC-SHA-256 in version 2, by a SHA-256 of the padded plaintext encrypted
 // with it in version 1. The version follows from the secrets: a non-zero
-// hmac_key means V2 (see ../shared/C2C-PROTOCOL.md, sections 1 and 3).
+// hmac_key means V2 (docs/protocol.md, "Secrets and versions" and
+// "Frame format").
 //
 // A Sealer turns plaintext into frames, appending into the caller's buffer.
 // An Opener is fed bytes as they come from a UART, in any split, and calls

@@ -12,7 +12,7 @@ import (
 	"hash"
 )
 
-// Sizes of the frame format (../shared/C2C-PROTOCOL.md, section 3).
+// Sizes of the frame format (docs/protocol.md, "Frame format" and "Sizes").
 const (
 	// Flag opens and closes every frame.
 	Flag byte = 0xF9

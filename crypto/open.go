@@ -66,11 +66,12 @@ func (e *FrameError) Error() string {
 func (e *FrameError) Unwrap() error { return e.Reason }
 
 // An Opener decodes a byte stream from the other side into the plaintext of
-// its authentic frames, following section 4 of the protocol: LEN bounds per
-// version, FCS and closing flag, authentication before any byte is released,
-// a full padding check, rescanning from the byte after a failed frame's
-// opening flag, and abandoning a frame that has stalled. Its buffer never
-// grows beyond twice the largest frame. It is not safe for concurrent use.
+// its authentic frames, following docs/protocol.md, "Receiving frames": LEN
+// bounds per version, FCS and closing flag, authentication before any byte
+// is released, a full padding check, rescanning from the byte after a failed
+// frame's opening flag, and abandoning a frame that has stalled. Its buffer
+// never grows beyond twice the largest frame. It is not safe for concurrent
+// use.
 type Opener struct {
 	c        *codec
 	minLen   int

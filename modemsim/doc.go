@@ -1,7 +1,7 @@
 // Package modemsim is a simulated u-blox SARA-R5 cellular module: the far
 // end of the UART that c2cbridge talks to. Tests, the demo and the
 // benchmarks run against it, so it behaves like the module as far as
-// ../shared/C2C-PROTOCOL.md knows, and misbehaves on demand.
+// docs/protocol.md knows, and misbehaves on demand.
 //
 // # The model
 //
@@ -40,7 +40,7 @@
 // \r\n+CME ERROR: <text>\r\n. The texts and numbers are "operation not
 // allowed" (3) and "SEC busy" (100; the real number is not public).
 //
-// # C2C security commands (protocol section 2)
+// # C2C security commands (docs/protocol.md, "Security commands")
 //
 //	AT+USECC2C=0,"<te>"          pair: \r\n+USECC2C: 0,0,"<KEY>","<HMAC>","<TAG>"\r\n\r\nOK\r\n (V2)
 //	                             or \r\n+USECC2C: 0,0,"<KEY>"\r\n\r\nOK\r\n (V1); hex is upper case.
@@ -67,8 +67,9 @@
 // first). The plaintext of one input read is answered in one frame where
 // it fits Config.MaxFrame; AT+TBIG and every unsolicited result code get a
 // frame of their own. Host frames may carry at most 255 bytes of plaintext
-// (protocol section 3): longer ones are rejected like corrupt ones. The
-// plaintext of authentic host frames is one AT byte stream, split anywhere.
+// (docs/protocol.md, "Sizes"): longer ones are rejected like corrupt
+// ones. The plaintext of authentic host frames is one AT byte stream, split
+// anywhere.
 // Bytes outside an authentic frame are never executed: plain bytes count in
 // Stats.PlainBytesInSession (a well-behaved host keeps it at 0; note that a
 // LF sent after the CR of the open command is such a byte), rejected frames

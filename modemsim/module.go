@@ -14,8 +14,8 @@ import (
 	c2c "github.com/c2cbridge/c2cbridge/crypto"
 )
 
-// RekeyMode selects what AT+USECC2C=3 does; the protocol (section 5) does
-// not know, so the bridge handles both.
+// RekeyMode selects what AT+USECC2C=3 does. The public sources do not say,
+// so the bridge handles both answer forms (docs/protocol.md, "Rekeying").
 type RekeyMode string
 
 // The two rekey behaviours.

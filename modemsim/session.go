@@ -17,7 +17,8 @@ type session struct {
 }
 
 // newSession prepares a session on s. Host frames carry at most
-// c2c.MaxHostPlaintext bytes: the module's limit (protocol section 3).
+// c2c.MaxHostPlaintext bytes: the module's limit (docs/protocol.md,
+// "Sizes").
 func (m *Module) newSession(s *c2c.Secrets) (*session, error) {
 	sealer, err := c2c.NewSealer(s, m.rand, m.maxFrame)
 	if err != nil {
@@ -209,7 +210,7 @@ func (m *Module) open(args []string) result {
 	return result{final: "OK", after: func() { m.startSession(s) }}
 }
 
-// rekeySession runs op 3 in a session (protocol section 5).
+// rekeySession runs op 3 in a session (docs/protocol.md, "Rekeying").
 func (m *Module) rekeySession() result {
 	if m.rekey == RekeySame {
 		return result{final: "OK", after: func() {

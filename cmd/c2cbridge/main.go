@@ -19,8 +19,10 @@ import (
 	"strings"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "0.1.0-dev"
+// version is set at build time with -ldflags "-X main.version=..." to
+// packaging/version's output (packaging/deb/build does); without it,
+// versionString falls back to the build's VCS information.
+var version string
 
 const usage = `c2cbridge: a plaintext virtual tty in front of a C2C-secured u-blox SARA-R5
 
@@ -64,7 +66,7 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 	case "keys":
 		return cmdKeys(rest, stdout, stderr)
 	case "version", "--version", "-version":
-		fmt.Fprintln(stdout, "c2cbridge", version)
+		fmt.Fprintln(stdout, "c2cbridge", versionString())
 		return 0
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)

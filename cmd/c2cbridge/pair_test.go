@@ -3,7 +3,8 @@
 package main
 
 // Tests of c2cbridge pair against the simulated module on a real pty, one
-// per case of the protocol's pairing step (sections 2 and 5a).
+// per case of the pairing step (docs/protocol.md, "Security commands" and
+// "Errors and timeouts").
 
 import (
 	"bytes"

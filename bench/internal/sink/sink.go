@@ -3,8 +3,8 @@
 // bridge open its session and place a data-mode call, then hashes every
 // plaintext byte of the call.
 //
-// With Secrets, it plays a module behind c2cbridge (C2C-PROTOCOL.md,
-// section 2):
+// With Secrets, it plays a module behind c2cbridge (docs/protocol.md,
+// "Security commands"):
 //
 //	AT\r                    -> \r\nOK\r\n             (plain)
 //	AT+USECC2C=1,"<te>"\r   -> \r\nOK\r\n             (plain; framed from the next byte)

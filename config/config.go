@@ -16,28 +16,36 @@ import (
 	"strings"
 	"time"
 
+	c2c "github.com/c2cbridge/c2cbridge/crypto"
+	"github.com/c2cbridge/c2cbridge/modemside"
 	"gopkg.in/yaml.v3"
 )
 
-// Defaults for keys the configuration leaves out.
+// Defaults for keys the configuration leaves out. Those of the modem line
+// (modem.baud ... modem.pace) are modemside's: see modemside.Default.
 const (
-	DefaultBaud           = 115200
-	DefaultDataBits       = 8
-	DefaultParity         = "none"
-	DefaultStopBits       = 1
-	DefaultFlowControl    = "rtscts"
-	DefaultPace           = "auto"
-	DefaultPTYMode        = 0o660
-	DefaultProbeTimeout   = 2 * time.Second
-	DefaultOpenTimeout    = 150 * time.Second
+	DefaultPTYMode = 0o660
+	// DefaultProbeTimeout is session.probe_timeout: the wait for the plain
+	// and encrypted AT probes at start-up.
+	DefaultProbeTimeout = 2 * time.Second
+	// DefaultOpenTimeout is session.open_timeout: the wait for the answer
+	// to AT+USECC2C=1 (security commands can be slow).
+	DefaultOpenTimeout = 150 * time.Second
+	// DefaultCommandTimeout is session.command_timeout: the wait for the
+	// answer to the other security commands.
 	DefaultCommandTimeout = 150 * time.Second
-	DefaultMaxFrame       = 4096
-	DefaultRekeyInterval  = 24 * time.Hour
-	DefaultKeepalive      = 30 * time.Second
-	DefaultLogLevel       = "info"
-	DefaultLogFormat      = "text"
-	// MaxMaxFrame is the largest session.max_frame the 16-bit LEN allows.
-	MaxMaxFrame = 65000
+	// DefaultMaxFrame is session.max_frame, the largest plaintext accepted
+	// in one module frame.
+	DefaultMaxFrame      = c2c.DefaultMaxPlaintext
+	DefaultRekeyInterval = 24 * time.Hour
+	DefaultKeepalive     = 30 * time.Second
+	DefaultLogLevel      = "info"
+	DefaultLogFormat     = "text"
+	// MinMaxFrame is the smallest session.max_frame.
+	MinMaxFrame = 256
+	// MaxMaxFrame is the largest session.max_frame: the most plaintext a
+	// frame can carry within its 16-bit LEN.
+	MaxMaxFrame = c2c.MaxPlaintextLimit
 )
 
 // ErrInvalid is wrapped by every error about a value in a configuration or
@@ -57,18 +65,11 @@ type Config struct {
 	Path string `yaml:"-"`
 }
 
-// Modem is the real UART.
+// Modem is the real UART: the `modem:` section. Its keys, their defaults
+// and their checks are modemside.Config's, embedded here, so cfg.Modem.Baud
+// reads a line setting and cfg.Modem.Config is what modemside.Open takes.
 type Modem struct {
-	Device      string `yaml:"device"`
-	Baud        int    `yaml:"baud"`
-	DataBits    int    `yaml:"data_bits"`
-	Parity      string `yaml:"parity"`
-	StopBits    int    `yaml:"stop_bits"`
-	FlowControl string `yaml:"flow_control"`
-	// Pace paces upstream frames to the line's byte rate (modem.baud) and
-	// coalesces small writes while the line is busy: auto (on for a real
-	// UART, off for a pseudo-terminal), on or off.
-	Pace string `yaml:"pace"`
+	modemside.Config `yaml:",inline"`
 }
 
 // PTY is the plaintext virtual tty offered to applications.
@@ -111,9 +112,8 @@ type Log struct {
 // required keys (modem.device, pty.link, keys.file) empty.
 func Default() Config {
 	return Config{
-		Modem: Modem{Baud: DefaultBaud, DataBits: DefaultDataBits, Parity: DefaultParity,
-			StopBits: DefaultStopBits, FlowControl: DefaultFlowControl, Pace: DefaultPace},
-		PTY: PTY{Mode: DefaultPTYMode},
+		Modem: Modem{Config: modemside.Default()},
+		PTY:   PTY{Mode: DefaultPTYMode},
 		Session: Session{
 			ProbeTimeout:   Duration(DefaultProbeTimeout),
 			OpenTimeout:    Duration(DefaultOpenTimeout),
@@ -158,21 +158,10 @@ func (c *Config) Validate() error {
 	bad := func(key, format string, args ...any) error {
 		return fmt.Errorf("%w: %s: %s", ErrInvalid, key, fmt.Sprintf(format, args...))
 	}
+	if err := c.Modem.Config.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
 	switch {
-	case c.Modem.Device == "":
-		return bad("modem.device", "required: the path of the modem's UART, e.g. /dev/serial/by-id/usb-u-blox_...")
-	case c.Modem.Baud <= 0:
-		return bad("modem.baud", "%d is not a positive bit rate", c.Modem.Baud)
-	case c.Modem.DataBits < 5 || c.Modem.DataBits > 8:
-		return bad("modem.data_bits", "%d is not one of 5, 6, 7, 8", c.Modem.DataBits)
-	case !oneOf(c.Modem.Parity, "none", "even", "odd"):
-		return bad("modem.parity", "%q is not one of none, even, odd", c.Modem.Parity)
-	case c.Modem.StopBits != 1 && c.Modem.StopBits != 2:
-		return bad("modem.stop_bits", "%d is not 1 or 2", c.Modem.StopBits)
-	case !oneOf(c.Modem.FlowControl, "rtscts", "none"):
-		return bad("modem.flow_control", "%q is not one of rtscts, none", c.Modem.FlowControl)
-	case !oneOf(c.Modem.Pace, "auto", "on", "off"):
-		return bad("modem.pace", "%q is not one of auto, on, off", c.Modem.Pace)
 	case c.PTY.Link == "":
 		return bad("pty.link", "required: where to link the virtual tty, e.g. /dev/ttyC2C0")
 	case c.PTY.Mode > 0o777:
@@ -185,8 +174,8 @@ func (c *Config) Validate() error {
 		return bad("session.open_timeout", "must be positive")
 	case c.Session.CommandTimeout <= 0:
 		return bad("session.command_timeout", "must be positive")
-	case c.Session.MaxFrame < 256 || c.Session.MaxFrame > MaxMaxFrame:
-		return bad("session.max_frame", "%d is outside 256..%d", c.Session.MaxFrame, MaxMaxFrame)
+	case c.Session.MaxFrame < MinMaxFrame || c.Session.MaxFrame > MaxMaxFrame:
+		return bad("session.max_frame", "%d is outside %d..%d", c.Session.MaxFrame, MinMaxFrame, MaxMaxFrame)
 	case c.Session.RekeyInterval < 0:
 		return bad("session.rekey_interval", "must not be negative (0 disables)")
 	case c.Session.RekeyBytes < 0:

@@ -2,11 +2,14 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/c2cbridge/c2cbridge/modemside"
 )
 
 const minimal = `
@@ -24,6 +27,8 @@ func TestParseDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Modem.Baud != 115200 || c.Modem.FlowControl != "rtscts" || c.Modem.Parity != "none" ||
+		c.Modem.DataBits != 8 || c.Modem.StopBits != 1 || c.Modem.Pace != "auto" || c.Modem.Device != "/dev/ttyUSB0" ||
+		c.Session.ProbeTimeout.D() != 2*time.Second || c.Session.CommandTimeout.D() != 150*time.Second ||
 		c.Session.OpenTimeout.D() != 150*time.Second || c.Session.MaxFrame != 4096 ||
 		c.Session.RekeyInterval.D() != 24*time.Hour || c.Session.Keepalive.D() != 30*time.Second ||
 		c.Log.Level != "info" || c.PTY.Mode != 0o660 {
@@ -75,6 +80,32 @@ session:
 	}
 }
 
+func TestParseModem(t *testing.T) {
+	c, err := Parse([]byte(strings.Replace(minimal, "/dev/ttyUSB0", `/dev/ttyS3
+  baud: 921600
+  data_bits: 7
+  parity: even
+  stop_bits: 2
+  flow_control: none
+  pace: "on"`, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := modemside.Config{Device: "/dev/ttyS3", Baud: 921600, DataBits: 7, Parity: "even", StopBits: 2, FlowControl: "none", Pace: "on"}
+	if c.Modem.Config != want {
+		t.Fatalf("modem: %+v, want %+v", c.Modem.Config, want)
+	}
+}
+
+func TestMaxFrameBounds(t *testing.T) {
+	for n, ok := range map[int]bool{MinMaxFrame - 1: false, MinMaxFrame: true, MaxMaxFrame: true, MaxMaxFrame + 1: false} {
+		_, err := Parse([]byte(fmt.Sprintf("%ssession:\n  max_frame: %d\n", minimal, n)))
+		if (err == nil) != ok {
+			t.Errorf("max_frame %d: %v, want accepted %v", n, err, ok)
+		}
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name, yaml string
@@ -86,12 +117,17 @@ func TestParseErrors(t *testing.T) {
 		{"missing link", "modem:\n  device: /d\nkeys:\n  file: /k\n", []string{"pty.link"}},
 		{"missing keys", "modem:\n  device: /d\npty:\n  link: /x\n", []string{"keys.file"}},
 		{"bad parity", minimal + "  parity: mark\n", nil},
+		{"bad parity in modem", strings.Replace(minimal, "/dev/ttyUSB0", "/dev/ttyUSB0\n  parity: mark", 1), []string{`modem.parity: "mark" is not one of none, even, odd`}},
+		{"unknown key in modem", strings.Replace(minimal, "/dev/ttyUSB0", "/dev/ttyUSB0\n  bauds: 9600", 1), []string{"line 4", `unknown key "bauds"`}},
+		{"zero baud", strings.Replace(minimal, "/dev/ttyUSB0", "/dev/ttyUSB0\n  baud: 0", 1), []string{"modem.baud", "positive"}},
+		{"bad pace", strings.Replace(minimal, "/dev/ttyUSB0", "/dev/ttyUSB0\n  pace: always", 1), []string{"modem.pace", "always"}},
 		{"bad duration", minimal + "session:\n  open_timeout: 150\n", []string{"line 9", "not a duration"}},
 		{"bad size", minimal + "session:\n  rekey_bytes: lots\n", []string{"not a size"}},
 		{"bad level", minimal + "log:\n  level: loud\n", []string{"log.level", "loud"}},
 		{"bad flow", strings.Replace(minimal, "/dev/ttyUSB0", "/dev/ttyUSB0\n  flow_control: xonxoff", 1), []string{"modem.flow_control", "xonxoff"}},
 		{"bad mode", strings.Replace(minimal, "/dev/ttyC2C0", "/dev/ttyC2C0\n  mode: rw-rw----", 1), []string{"octal"}},
 		{"tiny max_frame", minimal + "session:\n  max_frame: 10\n", []string{"session.max_frame"}},
+		{"max_frame beyond LEN", minimal + "session:\n  max_frame: 65472\n", []string{"session.max_frame", "256..65471"}},
 		{"not yaml", "modem: [", []string{"invalid"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,17 +1,9 @@
 package modemside
 
 import (
-	"errors"
 	"fmt"
-)
-
-// Defaults applied by Config.WithDefaults (and so by Open) to zero fields.
-const (
-	DefaultBaud        = 115200
-	DefaultDataBits    = 8
-	DefaultParity      = ParityNone
-	DefaultStopBits    = 1
-	DefaultFlowControl = FlowRTSCTS
+	"slices"
+	"strings"
 )
 
 // Values of Config.Parity.
@@ -27,69 +19,136 @@ const (
 	FlowNone   = "none"
 )
 
-// Config is the UART configuration (mirrors the YAML `modem:` section).
-// Zero values stand for the defaults above; error messages name the keys
-// modem.device, modem.baud, modem.data_bits, modem.parity, modem.stop_bits
-// and modem.flow_control.
+// Values of Config.Pace.
+const (
+	// PaceAuto paces a real UART and leaves a pseudo-terminal unpaced.
+	PaceAuto = "auto"
+	// PaceOn always paces upstream frames to the bit rate.
+	PaceOn = "on"
+	// PaceOff never paces them.
+	PaceOff = "off"
+)
+
+// Defaults of the line settings: what Default returns, what the
+// configuration file falls back to for a key it leaves out, and what
+// WithDefaults (and so Open) puts in a zero field.
+const (
+	DefaultBaud        = 115200
+	DefaultDataBits    = 8
+	DefaultParity      = ParityNone
+	DefaultStopBits    = 1
+	DefaultFlowControl = FlowRTSCTS
+	DefaultPace        = PaceAuto
+)
+
+// The accepted values of the settings that take a word, in the order the
+// error messages list them.
+var (
+	parities     = []string{ParityNone, ParityEven, ParityOdd}
+	flowControls = []string{FlowRTSCTS, FlowNone}
+	paces        = []string{PaceAuto, PaceOn, PaceOff}
+)
+
+// Config is the modem line: the UART's device and its line settings. It is
+// the one definition of the configuration file's `modem:` section (package
+// config embeds it, hence the yaml tags): its keys, their defaults
+// (Default) and their checks (Validate) live here and nowhere else.
 type Config struct {
-	Device      string // path, e.g. /dev/serial/by-id/... or /dev/ttyUSB0
-	Baud        int    // default 115200 when 0
-	DataBits    int    // 5..8, default 8 when 0
-	Parity      string // "none" | "even" | "odd"; "" means none
-	StopBits    int    // 1 | 2; 0 means 1
-	FlowControl string // "rtscts" | "none"; "" means rtscts
+	// Device is the UART's path, best a stable /dev/serial/by-id/... name
+	// (modem.device, required).
+	Device string `yaml:"device"`
+	// Baud is the bit rate (modem.baud).
+	Baud int `yaml:"baud"`
+	// DataBits is 5, 6, 7 or 8 (modem.data_bits).
+	DataBits int `yaml:"data_bits"`
+	// Parity is ParityNone, ParityEven or ParityOdd (modem.parity).
+	Parity string `yaml:"parity"`
+	// StopBits is 1 or 2 (modem.stop_bits).
+	StopBits int `yaml:"stop_bits"`
+	// FlowControl is FlowRTSCTS or FlowNone (modem.flow_control).
+	FlowControl string `yaml:"flow_control"`
+	// Pace says whether the bridge paces upstream frames to the line's bit
+	// rate, coalescing small writes while the line is busy: PaceAuto,
+	// PaceOn or PaceOff (modem.pace). Open does not use it; PaceBaud
+	// turns it into a rate.
+	Pace string `yaml:"pace"`
 }
 
-// WithDefaults returns a copy of c with every zero field set to its default.
+// Default returns the default line settings, with Device empty.
+func Default() Config {
+	return Config{Baud: DefaultBaud, DataBits: DefaultDataBits, Parity: DefaultParity,
+		StopBits: DefaultStopBits, FlowControl: DefaultFlowControl, Pace: DefaultPace}
+}
+
+// WithDefaults returns a copy of c with every zero field but Device set to
+// its default, for callers that build a Config in Go and leave fields out.
 // It leaves invalid values alone: Validate reports them.
 func (c Config) WithDefaults() Config {
+	d := Default()
 	if c.Baud == 0 {
-		c.Baud = DefaultBaud
+		c.Baud = d.Baud
 	}
 	if c.DataBits == 0 {
-		c.DataBits = DefaultDataBits
+		c.DataBits = d.DataBits
 	}
 	if c.Parity == "" {
-		c.Parity = DefaultParity
+		c.Parity = d.Parity
 	}
 	if c.StopBits == 0 {
-		c.StopBits = DefaultStopBits
+		c.StopBits = d.StopBits
 	}
 	if c.FlowControl == "" {
-		c.FlowControl = DefaultFlowControl
+		c.FlowControl = d.FlowControl
+	}
+	if c.Pace == "" {
+		c.Pace = d.Pace
 	}
 	return c
 }
 
-// Validate reports a clear error for bad values (naming the config key, e.g.
-// `modem.parity: "bogus" is not one of none, even, odd`). Zero values are
-// valid: they stand for the defaults. When several values are bad, the
-// error lists all of them, one per line.
+// Validate checks every setting as it stands (a zero field is not a
+// default here: call WithDefaults first for that) and reports the first bad
+// one, naming its configuration key, for example
+// `modem.parity: "mark" is not one of none, even, odd`.
 func (c Config) Validate() error {
-	var errs []error
-	if c.Device == "" {
-		errs = append(errs, errors.New("modem.device: not set: give the modem's serial port, preferably its stable /dev/serial/by-id/... name"))
+	switch {
+	case c.Device == "":
+		return bad("modem.device", "required: the path of the modem's UART, e.g. /dev/serial/by-id/usb-u-blox_...")
+	case c.Baud <= 0:
+		return bad("modem.baud", "%d is not a positive bit rate", c.Baud)
+	case c.DataBits < 5 || c.DataBits > 8:
+		return bad("modem.data_bits", "%d is not one of 5, 6, 7, 8", c.DataBits)
+	case !slices.Contains(parities, c.Parity):
+		return bad("modem.parity", "%q is not one of %s", c.Parity, strings.Join(parities, ", "))
+	case c.StopBits != 1 && c.StopBits != 2:
+		return bad("modem.stop_bits", "%d is not 1 or 2", c.StopBits)
+	case !slices.Contains(flowControls, c.FlowControl):
+		return bad("modem.flow_control", "%q is not one of %s", c.FlowControl, strings.Join(flowControls, ", "))
+	case !slices.Contains(paces, c.Pace):
+		return bad("modem.pace", "%q is not one of %s", c.Pace, strings.Join(paces, ", "))
 	}
-	if c.Baud < 0 {
-		errs = append(errs, fmt.Errorf("modem.baud: %d is not a bit rate: give a positive number such as 115200 (or leave it out for 115200)", c.Baud))
+	return nil
+}
+
+// PaceBaud returns the bit rate the bridge paces upstream frames to under
+// c.Pace, 0 for none: PaceOn paces to c.Baud, PaceOff does not pace, and
+// PaceAuto paces a real UART but not a pseudo-terminal (isPTY: a simulated
+// module, which has no line rate). Zero fields count as their defaults.
+func (c Config) PaceBaud(isPTY bool) int {
+	c = c.WithDefaults()
+	switch c.Pace {
+	case PaceOn:
+		return c.Baud
+	case PaceOff:
+		return 0
 	}
-	if c.DataBits != 0 && (c.DataBits < 5 || c.DataBits > 8) {
-		errs = append(errs, fmt.Errorf("modem.data_bits: %d is not one of 5, 6, 7, 8", c.DataBits))
+	if isPTY {
+		return 0
 	}
-	switch c.Parity {
-	case "", ParityNone, ParityEven, ParityOdd:
-	default:
-		errs = append(errs, fmt.Errorf("modem.parity: %q is not one of none, even, odd", c.Parity))
-	}
-	switch c.StopBits {
-	case 0, 1, 2:
-	default:
-		errs = append(errs, fmt.Errorf("modem.stop_bits: %d is not one of 1, 2", c.StopBits))
-	}
-	switch c.FlowControl {
-	case "", FlowRTSCTS, FlowNone:
-	default:
-		errs = append(errs, fmt.Errorf("modem.flow_control: %q is not one of rtscts, none", c.FlowControl))
-	}
-	return errors.Join(errs...)
+	return c.Baud
+}
+
+// bad formats a Validate error: the key, then what is wrong with it.
+func bad(key, format string, args ...any) error {
+	return fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...))
 }

@@ -1,6 +1,14 @@
 // Package modemside is c2cbridge's side of the modem: the real UART in
 // front of the u-blox module, and plain-text AT transactions on it.
 //
+// # The line settings
+//
+// Config is the one definition of the modem line: the configuration file's
+// `modem:` keys (package config embeds it), their defaults (Default) and
+// their checks (Validate), and the pacing rule (PaceBaud) the bridge
+// applies to upstream frames. A new line setting is a field, a default and
+// a check in config.go, nowhere else.
+//
 // # The port
 //
 // Open configures the line with go.bug.st/serial (bit rate, data bits,

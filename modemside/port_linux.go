@@ -37,7 +37,7 @@ var (
 // Read and Write may be called from different goroutines at the same time;
 // two concurrent Reads (or Writes) are safe but interleave unpredictably.
 type Port struct {
-	cfg    Config
+	device string          // the path it was opened with, for messages
 	file   *os.File        // our non-blocking descriptor: all I/O goes through it
 	rc     syscall.RawConn // of file: Read and Write use raw system calls (internal/rawio)
 	serial serial.Port     // holds the line settings and TIOCEXCL; never read or written
@@ -49,7 +49,9 @@ type Port struct {
 var _ DeadlineReadWriter = (*Port)(nil)
 
 // Open opens and configures the UART cfg.Device with cfg's line settings
-// (zero fields take their defaults) and takes it exclusively.
+// (zero fields take their defaults; cfg.Pace is not a setting of the UART
+// and is ignored) and takes it exclusively. An invalid setting is reported
+// as Config.Validate words it.
 //
 // It returns an error wrapping ErrNoDevice when the device does not exist,
 // ErrBusy when another program holds it exclusively, and an error wrapping
@@ -117,7 +119,7 @@ func Open(cfg Config) (*Port, error) {
 		return nil, fmt.Errorf("open modem %s: %w", path, err)
 	}
 	ok = true
-	return &Port{cfg: cfg, file: file, rc: rc, serial: sp}, nil
+	return &Port{device: path, file: file, rc: rc, serial: sp}, nil
 }
 
 // openError explains why opening the device failed.
@@ -270,15 +272,12 @@ func isPseudoTerminal(fd int) bool {
 	return major == 3 || (major >= 136 && major <= 143)
 }
 
-// Config returns the configuration the port was opened with, defaults applied.
-func (p *Port) Config() Config { return p.cfg }
-
 // Read reads what the module sent, blocking until at least one byte has
 // arrived, the read deadline passes or the port is closed.
 func (p *Port) Read(b []byte) (int, error) {
 	n, err := rawio.Read(p.rc, b)
 	if err != nil {
-		err = fmt.Errorf("read %s: %w", p.cfg.Device, err)
+		err = fmt.Errorf("read %s: %w", p.device, err)
 	}
 	return n, err
 }
@@ -290,7 +289,7 @@ func (p *Port) Read(b []byte) (int, error) {
 func (p *Port) Write(b []byte) (int, error) {
 	n, err := rawio.Write(p.rc, b)
 	if err != nil {
-		err = fmt.Errorf("write %s: %w", p.cfg.Device, err)
+		err = fmt.Errorf("write %s: %w", p.device, err)
 	}
 	return n, err
 }
@@ -320,7 +319,7 @@ func (p *Port) closedErr(err error) error {
 	if err == nil || !p.closed.Load() || errors.Is(err, os.ErrClosed) {
 		return err
 	}
-	return fmt.Errorf("%s: %w (%v)", p.cfg.Device, os.ErrClosed, err)
+	return fmt.Errorf("%s: %w (%v)", p.device, os.ErrClosed, err)
 }
 
 // OutputQueued reports how many bytes wait in the driver's output queue
@@ -330,7 +329,7 @@ func (p *Port) closedErr(err error) error {
 func (p *Port) OutputQueued() (int, error) {
 	rc, err := p.file.SyscallConn()
 	if err != nil {
-		return 0, fmt.Errorf("output queue of %s: %w", p.cfg.Device, err)
+		return 0, fmt.Errorf("output queue of %s: %w", p.device, err)
 	}
 	var n uint32
 	var ierr error
@@ -341,10 +340,10 @@ func (p *Port) OutputQueued() (int, error) {
 		if p.closed.Load() {
 			return 0, fmt.Errorf("output queue: %w", p.closedErr(err))
 		}
-		return 0, fmt.Errorf("output queue of %s: %w", p.cfg.Device, err)
+		return 0, fmt.Errorf("output queue of %s: %w", p.device, err)
 	}
 	if ierr != nil {
-		return 0, fmt.Errorf("output queue of %s (TIOCOUTQ): %w", p.cfg.Device, ierr)
+		return 0, fmt.Errorf("output queue of %s (TIOCOUTQ): %w", p.device, ierr)
 	}
 	return int(n), nil
 }
@@ -370,10 +369,10 @@ func (p *Port) Close() error {
 		// The library clears TIOCEXCL (TIOCNXCL) and closes its descriptor.
 		errSerial := p.serial.Close()
 		if errFile != nil {
-			errFile = fmt.Errorf("close modem %s: %w", p.cfg.Device, errFile)
+			errFile = fmt.Errorf("close modem %s: %w", p.device, errFile)
 		}
 		if errSerial != nil {
-			errSerial = fmt.Errorf("close modem %s (serial library): %w", p.cfg.Device, errSerial)
+			errSerial = fmt.Errorf("close modem %s (serial library): %w", p.device, errSerial)
 		}
 		err = errors.Join(errFile, errSerial)
 	})

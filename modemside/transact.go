@@ -12,7 +12,7 @@ import (
 	"github.com/c2cbridge/c2cbridge/at"
 )
 
-// DeadlineReadWriter is what Transact needs.
+// DeadlineReadWriter is what a Transactor needs.
 //
 // Read should block until data arrives; a Read that returns (0, nil) is
 // tolerated, but then only the clock ends the wait. If the value also has
@@ -261,22 +261,6 @@ func (t *Transactor) lineFromBuf() (string, bool) {
 		}
 	}
 	return line, got
-}
-
-// Transact sends cmd + "\r" in plain text and collects lines until a final
-// result code, skipping the echo and keeping unsolicited/information lines
-// in Response.Lines. It returns at.ErrTimeout (wrapped) if no final result
-// arrives within timeout (<= 0: no limit), and a *at.ResultError
-// (errors.Is(err, at.ErrCommand)) for a final result other than OK (the
-// Response is returned too). It clears the read deadline before returning.
-//
-// Bytes after the final result line are not lost: Transact reads one byte
-// at a time, so it never takes anything from rw beyond the final line's
-// CR (the LF after it stays unread). To run several commands, or to avoid
-// a read per byte, use a Transactor.
-func Transact(rw DeadlineReadWriter, cmd string, timeout time.Duration) (at.Response, error) {
-	t := &Transactor{rw: rw, chunk: make([]byte, 1)}
-	return t.Transact(cmd, timeout)
 }
 
 // deadlineAfter turns a timeout into a deadline; <= 0 means none.

@@ -12,13 +12,16 @@ import (
 	"github.com/c2cbridge/c2cbridge/at"
 )
 
-// transactors are the two ways to run a transaction: the function (one
-// byte per read) and a Transactor (a chunk per read).
+// transactors run a transaction with a Transactor reading a chunk per
+// Read, as NewTransactor makes it, and with one reading a byte per Read, so
+// that every answer also arrives split at every byte.
 var transactors = []struct {
 	name string
 	run  func(rw DeadlineReadWriter, cmd string, timeout time.Duration) (at.Response, error)
 }{
-	{"func", Transact},
+	{"byte per read", func(rw DeadlineReadWriter, cmd string, timeout time.Duration) (at.Response, error) {
+		return (&Transactor{rw: rw, chunk: make([]byte, 1)}).Transact(cmd, timeout)
+	}},
 	{"Transactor", func(rw DeadlineReadWriter, cmd string, timeout time.Duration) (at.Response, error) {
 		return NewTransactor(rw).Transact(cmd, timeout)
 	}},
@@ -144,34 +147,21 @@ func readUntil(t *testing.T, r io.Reader, suffix string) string {
 func TestLeftoverOnPTY(t *testing.T) {
 	frame := "\xF9\x30\x00encrypted"
 	answer := "\r\nOK\r\n" + frame
-	t.Run("Transactor", func(t *testing.T) {
-		p, master := openPTY(t, Config{})
-		startModule(t, master, func(string) string { return answer })
-		tr := NewTransactor(p)
-		if _, err := tr.Transact(`AT+USECC2C=1,"00"`, hangGuard); err != nil {
-			t.Fatal(err)
-		}
-		// Whatever the reads brought, the frame follows the OK, whole,
-		// through Leftover then Read.
-		got := string(tr.Leftover())
-		if !strings.HasSuffix(got, "encrypted") {
-			got += readUntil(t, tr, "encrypted")
-		}
-		if got != frame {
-			t.Errorf("after OK: %q, want %q", got, frame)
-		}
-	})
-	t.Run("func", func(t *testing.T) {
-		p, master := openPTY(t, Config{})
-		startModule(t, master, func(string) string { return answer })
-		if _, err := Transact(p, `AT+USECC2C=1,"00"`, hangGuard); err != nil {
-			t.Fatal(err)
-		}
-		// The function reads nothing past the final CR.
-		if got := readUntil(t, p, "encrypted"); got != "\n"+frame {
-			t.Errorf("after OK: %q, want %q", got, "\n"+frame)
-		}
-	})
+	p, master := openPTY(t, Config{})
+	startModule(t, master, func(string) string { return answer })
+	tr := NewTransactor(p)
+	if _, err := tr.Transact(`AT+USECC2C=1,"00"`, hangGuard); err != nil {
+		t.Fatal(err)
+	}
+	// Whatever the reads brought, the frame follows the OK, whole,
+	// through Leftover then Read.
+	got := string(tr.Leftover())
+	if !strings.HasSuffix(got, "encrypted") {
+		got += readUntil(t, tr, "encrypted")
+	}
+	if got != frame {
+		t.Errorf("after OK: %q, want %q", got, frame)
+	}
 }
 
 func TestWaitLineOnPTY(t *testing.T) {

@@ -153,17 +153,6 @@ func TestTransactorKeepsLeftoverForNextCommand(t *testing.T) {
 	}
 }
 
-func TestTransactFuncReadsNothingPastTheAnswer(t *testing.T) {
-	rw := &scriptedRW{chunks: chunks("AT\r\r\n+CREG: 1\r\n\r\nOK\r\n\xF9\x30\x00")}
-	resp, err := Transact(rw, "AT", time.Second)
-	if err != nil || resp.Final != "OK" || !slices.Equal(resp.Lines, []string{"+CREG: 1"}) {
-		t.Fatalf("Transact = %+v, %v", resp, err)
-	}
-	if got, want := rw.unread(), "\n\xF9\x30\x00"; got != want {
-		t.Errorf("unread %q, want %q", got, want)
-	}
-}
-
 func TestTransactDeadlines(t *testing.T) {
 	rw := &scriptedRW{chunks: chunks("\r\nOK\r\n")}
 	before := time.Now()
@@ -240,7 +229,7 @@ func (e emptyReads) Read(p []byte) (int, error) {
 func TestTransactRejectsLineBreaks(t *testing.T) {
 	for _, cmd := range []string{"AT\r", "AT\nATZ", "AT\r\n"} {
 		rw := &scriptedRW{chunks: chunks("\r\nOK\r\n")}
-		if _, err := Transact(rw, cmd, time.Second); err == nil {
+		if _, err := NewTransactor(rw).Transact(cmd, time.Second); err == nil {
 			t.Errorf("Transact(%q) = nil error", cmd)
 		}
 		if rw.written.Len() != 0 {

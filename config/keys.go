@@ -20,7 +20,7 @@ var ErrKeyFilePerm = errors.New("key file permissions too open")
 
 // KeyFile is the content of a key file: the current secrets and, during a
 // rekey with new secrets, the previous generation's key and hmac_key (the
-// te_secret never changes).
+// te_secret never changes). The format is in docs/protocol.md, "Key file".
 type KeyFile struct {
 	Secrets  c2c.Secrets
 	Previous *c2c.Secrets // nil unless a rekey is not yet confirmed

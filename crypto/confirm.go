@@ -16,7 +16,8 @@ var ErrNotV2 = errors.New("pairing confirmation needs V2 secrets (an hmac_key)")
 
 // SealConfirmation returns the hex of the V2 body sealing the pairing
 // confirmation tag, as sent in AT+USECC2C=4,"<te_secret>","<encrypted_tag>":
-// 128 hex characters. rand supplies the IV.
+// 128 hex characters (docs/protocol.md, "Security commands"). rand supplies
+// the IV.
 func SealConfirmation(s *Secrets, tag *Secret, rand io.Reader) (string, error) {
 	if s.Version() != V2 {
 		return "", ErrNotV2

@@ -115,7 +115,8 @@ func (s *Secrets) Version() Version {
 
 // Fingerprint returns the first 8 lower-case hex characters of
 // SHA-256(te_secret ‖ key ‖ hmac_key): the one fingerprint every command of
-// the project prints. It identifies a pairing without revealing it.
+// the project prints (docs/protocol.md, "Fingerprint"). It identifies a
+// pairing without revealing it.
 func (s *Secrets) Fingerprint() string {
 	h := sha256.New()
 	h.Write(s.TESecret[:])

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/c2cbridge/c2cbridge/at"
+	"github.com/c2cbridge/c2cbridge/counters"
 	c2c "github.com/c2cbridge/c2cbridge/crypto"
 )
 
@@ -172,7 +173,7 @@ type Bridge struct {
 	// strayLines splits bytes outside frames into lines (downstream only).
 	strayLines at.LineSplitter
 
-	stats counters
+	stats counters.Set
 	done  chan struct{} // closed when downstream exits; replaced per connection (mu)
 
 	// Signals to the control loop; buffered, sent without blocking.
@@ -351,7 +352,7 @@ func (b *Bridge) writeModem(p []byte) error {
 	if _, err := b.modem.Write(p); err != nil {
 		return fmt.Errorf("%w: write: %v", ErrModemLost, err)
 	}
-	b.stats.lineBytesUp.Add(uint64(len(p)))
+	b.stats.Add(counters.LineBytesUp, uint64(len(p)))
 	return nil
 }
 
@@ -363,7 +364,7 @@ func (b *Bridge) sealAndWrite(p []byte) error {
 	if err != nil {
 		return err
 	}
-	b.stats.framesUp.Add(uint64((len(p) + c2c.MaxHostPlaintext - 1) / c2c.MaxHostPlaintext))
+	b.stats.Add(counters.FramesUp, uint64((len(p)+c2c.MaxHostPlaintext-1)/c2c.MaxHostPlaintext))
 	return b.writeModem(b.wbuf)
 }
 
@@ -386,7 +387,7 @@ func (b *Bridge) flushHeld() error {
 		b.mu.Unlock()
 		return err
 	}
-	b.stats.appBytesUp.Add(uint64(len(held)))
+	b.stats.Add(counters.AppBytesUp, uint64(len(held)))
 	b.hold = false
 	b.cond.Broadcast()
 	b.mu.Unlock()
@@ -428,4 +429,20 @@ func (b *Bridge) traceLine(dir, line string) {
 func (b *Bridge) replyApp(line string) {
 	b.traceLine("bridge>app", line)
 	b.app.Write([]byte("\r\n" + line + "\r\n"))
+}
+
+// Stats returns a snapshot of the state and counters.
+func (b *Bridge) Stats() Stats {
+	b.mu.Lock()
+	st := Stats{State: b.state, Since: b.since, Version: b.secrets.Version(), Fingerprint: b.secrets.Fingerprint(),
+		ModemUp: b.state != StateModemLost}
+	if b.stats.Load(counters.Rekeys) > 0 {
+		st.LastRekey = b.lastRekey
+	}
+	if b.rekeyEvery > 0 && !b.lastRekey.IsZero() {
+		st.NextRekey = b.lastRekey.Add(b.rekeyEvery)
+	}
+	b.mu.Unlock()
+	st.Counters = b.stats.Snapshot()
+	return st
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/c2cbridge/c2cbridge/counters"
 	c2c "github.com/c2cbridge/c2cbridge/crypto"
 	"github.com/c2cbridge/c2cbridge/modemsim"
 )
@@ -324,7 +325,7 @@ func TestATExchange(t *testing.T) {
 			t.Fatalf("modemsim: in session %v, opens %d", st.InSession, st.Opens)
 		}
 		bs := r.b.Stats()
-		if bs.FramesDown == 0 || bs.MACFailures != 0 || bs.Version != v {
+		if bs.Counters[counters.FramesDown] == 0 || bs.Counters[counters.MACFailures] != 0 || bs.Version != v {
 			t.Fatalf("bridge stats %+v", bs)
 		}
 	})
@@ -486,7 +487,7 @@ func TestNoUnauthenticatedBytes(t *testing.T) {
 			t.Fatalf("%d more bytes reached the application", extra)
 		}
 		st := r.b.Stats()
-		if st.MACFailures == 0 || st.StrayBytes == 0 {
+		if st.Counters[counters.MACFailures] == 0 || st.Counters[counters.StrayBytes] == 0 {
 			t.Fatalf("faults not counted: %+v", st)
 		}
 	})
@@ -507,8 +508,8 @@ func TestReplayDropped(t *testing.T) {
 	if got := r.raw.waitLen(t, len(want)); string(got) != want {
 		t.Fatalf("after a replay the application got %q", got)
 	}
-	if st := r.b.Stats(); st.Replays != 1 {
-		t.Fatalf("replays %d", st.Replays)
+	if st := r.b.Stats(); st.Counters[counters.Replays] != 1 {
+		t.Fatalf("replays %d", st.Counters[counters.Replays])
 	}
 }
 
@@ -524,8 +525,8 @@ func TestApplicationUSECC2CRefused(t *testing.T) {
 	if st := r.mod.Stats(); !st.InSession || st.Closes != 0 {
 		t.Fatalf("the application closed the session: %+v", st)
 	}
-	if st := r.b.Stats(); st.Refused != 2 {
-		t.Fatalf("refused %d", st.Refused)
+	if st := r.b.Stats(); st.Counters[counters.RefusedCommands] != 2 {
+		t.Fatalf("refused %d", st.Counters[counters.RefusedCommands])
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/c2cbridge/c2cbridge/config"
+	"github.com/c2cbridge/c2cbridge/counters"
 	c2c "github.com/c2cbridge/c2cbridge/crypto"
 	"github.com/c2cbridge/c2cbridge/modemsim"
 )
@@ -139,7 +140,7 @@ func TestNoGoroutineLeft(t *testing.T) {
 		r.send("AT\r")
 		r.expect("OK")
 		r.unplug()
-		waitFor(t, "the reconnect", func() bool { return r.b.Stats().Reconnects == 1 && r.b.Stats().State == StateOpen })
+		waitFor(t, "the reconnect", func() bool { return r.b.Stats().Counters[counters.Reconnects] == 1 && r.b.Stats().State == StateOpen })
 		waitFor(t, "a rekey", func() bool { return r.mod.Stats().Rekeys > 0 && r.b.Stats().State == StateOpen })
 	})
 	deadline := time.Now().Add(5 * time.Second)

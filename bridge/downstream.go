@@ -4,6 +4,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/c2cbridge/c2cbridge/counters"
 	c2c "github.com/c2cbridge/c2cbridge/crypto"
 )
 
@@ -37,7 +38,7 @@ func (b *Bridge) downstream(conn ModemConn, done chan struct{}) {
 		n, err := conn.Read(buf)
 		now := time.Now()
 		if n > 0 {
-			b.stats.lineBytesDown.Add(uint64(n))
+			b.stats.Add(counters.LineBytesDown, uint64(n))
 			b.fromModem(buf[:n], now)
 		}
 		if err != nil {
@@ -100,7 +101,7 @@ func (b *Bridge) fromModemPlain(p []byte) int {
 	c := b.ctl
 	b.mu.Unlock()
 	if c == nil || c.spec.framed {
-		b.stats.plainDropped.Add(uint64(len(p)))
+		b.stats.Add(counters.PlainDropped, uint64(len(p)))
 		return len(p)
 	}
 	return c.split.FeedUntil(p, func(line string) bool {
@@ -129,18 +130,18 @@ func (b *Bridge) onFrameEvent(ev *c2c.Event) {
 		replayed := b.replay.seen(&ev.IV)
 		b.mu.Unlock()
 		if replayed {
-			b.stats.replays.Add(1)
+			b.stats.Inc(counters.Replays)
 			b.log.Debug("dropped a replayed frame")
 			return
 		}
-		b.stats.framesDown.Add(1)
+		b.stats.Inc(counters.FramesDown)
 		b.lastRx.Store(time.Now().UnixNano())
 		b.deliver(ev.Data)
 	case c2c.Rejected:
-		b.stats.countReject(ev.Err)
+		b.stats.Inc(rejectCounter(ev.Err))
 		b.log.Debug("dropped a frame", "reason", ev.Err)
 	case c2c.Stray:
-		b.stats.strayBytes.Add(uint64(ev.Size))
+		b.stats.Add(counters.StrayBytes, uint64(ev.Size))
 		b.noticeStray(ev.Data)
 	}
 }
@@ -207,7 +208,7 @@ func (b *Bridge) toApp(p []byte) {
 	if !data && b.trace.Load() {
 		b.traceDown.Feed(p, func(line string) { b.traceLine("module>app", line) })
 	}
-	b.stats.appBytesDown.Add(uint64(len(p)))
+	b.stats.Add(counters.AppBytesDown, uint64(len(p)))
 	if _, err := b.app.Write(p); err != nil {
 		b.log.Debug("write to the application", "err", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/c2cbridge/c2cbridge/at"
+	"github.com/c2cbridge/c2cbridge/counters"
 )
 
 // Timings of recovery.
@@ -109,7 +110,7 @@ func (b *Bridge) serve(ctx context.Context) error {
 			}
 			if due && !overdue && b.inDataMode() {
 				overdue = true
-				b.stats.rekeysOverdue.Add(1)
+				b.stats.Inc(counters.RekeysOverdue)
 				b.log.Warn("rekey overdue: waiting for the data-mode call to end")
 			}
 			if b.keepaliveDue(now) && b.tryHold() {
@@ -132,7 +133,7 @@ func (b *Bridge) rekeyDue(now time.Time) bool {
 		return true
 	}
 	if limit > 0 {
-		moved := b.stats.appBytesUp.Load() + b.stats.appBytesDown.Load()
+		moved := b.stats.Load(counters.AppBytesUp) + b.stats.Load(counters.AppBytesDown)
 		return moved-b.rekeyBase.Load() >= uint64(limit)
 	}
 	return false
@@ -263,7 +264,7 @@ func (b *Bridge) reopen(ctx context.Context) {
 		}
 		err := b.open(ctx)
 		if err == nil {
-			b.stats.reopens.Add(1)
+			b.stats.Inc(counters.Reopens)
 			b.sessionUp()
 			return
 		}
@@ -340,7 +341,7 @@ func (b *Bridge) reconnect(ctx context.Context, cause error) error {
 		b.mu.Unlock()
 		b.wmu.Unlock()
 		go b.downstream(conn, done)
-		b.stats.reconnects.Add(1)
+		b.stats.Inc(counters.Reconnects)
 		if b.inDataMode() && b.resumeCall(ctx) {
 			b.log.Info("modem connection restored; the call goes on", "device", b.cfg.Device)
 			return nil

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/c2cbridge/c2cbridge/counters"
 	c2c "github.com/c2cbridge/c2cbridge/crypto"
 	"github.com/c2cbridge/c2cbridge/modemsim"
 )
@@ -39,8 +40,8 @@ func TestRebootIdle(t *testing.T) {
 		if got := r.expect("OK"); len(got) != 1 || got[0] != "u-blox" {
 			t.Fatalf("after the reboot: %q", got)
 		}
-		if st := r.b.Stats(); st.Reopens != 1 {
-			t.Fatalf("reopens %d", st.Reopens)
+		if st := r.b.Stats(); st.Counters[counters.Reopens] != 1 {
+			t.Fatalf("reopens %d", st.Counters[counters.Reopens])
 		}
 	})
 }
@@ -85,7 +86,7 @@ func TestUnplugResumesSession(t *testing.T) {
 		r.send("AT\r")
 		r.expect("OK")
 		r.unplug()
-		waitFor(t, "the reconnect", func() bool { return r.b.Stats().Reconnects == 1 && r.b.Stats().State == StateOpen })
+		waitFor(t, "the reconnect", func() bool { return r.b.Stats().Counters[counters.Reconnects] == 1 && r.b.Stats().State == StateOpen })
 		r.send("AT+CGMI\r")
 		r.expect("u-blox")
 		r.expect("OK")
@@ -113,7 +114,7 @@ func TestUnplugDuringTransfer(t *testing.T) {
 			}
 		}
 	}()
-	waitFor(t, "the reconnect", func() bool { return r.b.Stats().Reconnects >= 1 && r.b.Stats().State == StateOpen })
+	waitFor(t, "the reconnect", func() bool { return r.b.Stats().Counters[counters.Reconnects] >= 1 && r.b.Stats().State == StateOpen })
 	// Bytes on the cable when it was cut are gone; what matters is that the
 	// stream resumes: new data written now comes back.
 	marker := []byte("after-the-replug")
@@ -176,7 +177,7 @@ func TestRekeyHeldThroughDataMode(t *testing.T) {
 	if got := r.mod.Stats().Rekeys; got != before {
 		t.Fatalf("%d rekeys during the data-mode call", got-before)
 	}
-	if r.b.Stats().RekeysOverdue == 0 {
+	if r.b.Stats().Counters[counters.RekeysOverdue] == 0 {
 		t.Fatal("the overdue rekey was not counted")
 	}
 	time.Sleep(150 * time.Millisecond) // the escape guard
@@ -238,14 +239,14 @@ func TestFaultsNeverReachTheApplication(t *testing.T) {
 					timer.Stop()
 				}
 				st := r.b.Stats()
-				t.Logf("%d of %d answered; MAC %d FCS %d length %d other %d stray %d", answered, n, st.MACFailures, st.FCSFailures, st.LengthErrors, st.OtherRejects, st.StrayBytes)
+				t.Logf("%d of %d answered; MAC %d FCS %d length %d other %d stray %d", answered, n, st.Counters[counters.MACFailures], st.Counters[counters.FCSFailures], st.Counters[counters.LengthErrors], st.Counters[counters.OtherRejects], st.Counters[counters.StrayBytes])
 				if answered == 0 {
 					t.Fatal("no answer got through")
 				}
-				if st.StrayBytes == 0 {
+				if st.Counters[counters.StrayBytes] == 0 {
 					t.Fatal("injected plain text not counted")
 				}
-				if tc.faults.FlipOut >= 1e-4 && st.MACFailures+st.FCSFailures+st.LengthErrors+st.OtherRejects == 0 {
+				if tc.faults.FlipOut >= 1e-4 && st.Counters[counters.MACFailures]+st.Counters[counters.FCSFailures]+st.Counters[counters.LengthErrors]+st.Counters[counters.OtherRejects] == 0 {
 					t.Fatal("bit flips not counted")
 				}
 			})

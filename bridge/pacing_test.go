@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"testing"
 
+	"github.com/c2cbridge/c2cbridge/counters"
 	"github.com/c2cbridge/c2cbridge/modemsim"
 )
 
@@ -20,7 +21,7 @@ func TestPacingCoalescesSmallWrites(t *testing.T) {
 		r.send("ATD*99#\r")
 		r.raw.waitLen(t, len("\r\nCONNECT\r\n"))
 		r.raw.take(len("\r\nCONNECT\r\n"))
-		before := r.b.Stats().FramesUp
+		before := r.b.Stats().Counters[counters.FramesUp]
 		const writes = 100
 		var sent []byte
 		for i := range writes {
@@ -32,7 +33,7 @@ func TestPacingCoalescesSmallWrites(t *testing.T) {
 		if !bytes.Equal(back, sent) {
 			t.Fatalf("pace %d: the storm came back different", pace)
 		}
-		frames := r.b.Stats().FramesUp - before
+		frames := r.b.Stats().Counters[counters.FramesUp] - before
 		t.Logf("pace %d: %d writes of 10 bytes left in %d frames", pace, writes, frames)
 		if pace > 0 && frames > writes/4 {
 			t.Fatalf("with pacing %d writes left in %d frames: not coalesced", writes, frames)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/c2cbridge/c2cbridge/at"
+	"github.com/c2cbridge/c2cbridge/counters"
 	c2c "github.com/c2cbridge/c2cbridge/crypto"
 )
 
@@ -119,7 +120,7 @@ func (b *Bridge) open(ctx context.Context) error {
 		timeout:  b.cfg.OpenTimeout,
 		toFramed: true,
 	})
-	b.stats.opens.Add(1)
+	b.stats.Inc(counters.Opens)
 	var re *at.ResultError
 	switch {
 	case err == nil:
@@ -141,7 +142,7 @@ func (b *Bridge) sessionUp() {
 	b.mu.Unlock()
 	b.setState(StateOpen)
 	b.log.Info("secure session open", "device", b.cfg.Device, "version", b.secrets.Version().String(), "fingerprint", b.secrets.Fingerprint())
-	if b.secrets.Version() == c2c.V1 && b.stats.opens.Load() <= 1 {
+	if b.secrets.Version() == c2c.V1 && b.stats.Load(counters.Opens) <= 1 {
 		b.log.Warn("the module speaks C2C V1: frames are checked by an unkeyed hash inside the encryption, weaker than V2's HMAC")
 	}
 	if err := b.flushHeld(); err != nil {
@@ -155,7 +156,7 @@ func (b *Bridge) sessionUp() {
 // the current ones (SaveSecrets, if set, persists them first).
 func (b *Bridge) rekey(ctx context.Context) error {
 	b.setState(StateRekeying)
-	b.rekeyBase.Store(b.stats.appBytesUp.Load() + b.stats.appBytesDown.Load())
+	b.rekeyBase.Store(b.stats.Load(counters.AppBytesUp) + b.stats.Load(counters.AppBytesDown))
 	resp, err := b.command(ctx, commandSpec{line: "AT+USECC2C=3", name: "AT+USECC2C=3 (rekey)", framed: true,
 		timeout: b.cfg.CommandTimeout, expect: "+USECC2C:", toPlain: true})
 	if err != nil {
@@ -169,7 +170,7 @@ func (b *Bridge) rekey(ctx context.Context) error {
 		}
 		return fmt.Errorf("rekey: %w", err)
 	}
-	b.stats.rekeys.Add(1)
+	b.stats.Inc(counters.Rekeys)
 	line, fresh := resp.Line("+USECC2C:")
 	if !fresh {
 		if err := b.open(ctx); err != nil {

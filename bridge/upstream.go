@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"bytes"
+	"github.com/c2cbridge/c2cbridge/counters"
 	"strings"
 	"time"
 )
@@ -86,7 +87,7 @@ func (b *Bridge) take(p, out []byte) []byte {
 		}
 	}
 	for range refused {
-		b.stats.refused.Add(1)
+		b.stats.Inc(counters.RefusedCommands)
 		b.log.Warn("refused an application command containing +USECC2C: only the bridge opens, closes or rekeys the secure channel")
 		b.replyApp("ERROR")
 	}
@@ -119,7 +120,7 @@ func (b *Bridge) send(out []byte) []byte {
 		b.modem.Close()
 		return out[:0]
 	}
-	b.stats.appBytesUp.Add(uint64(len(out)))
+	b.stats.Add(counters.AppBytesUp, uint64(len(out)))
 	b.lastTx.Store(time.Now().UnixNano())
 	return out[:0]
 }

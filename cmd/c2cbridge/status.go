@@ -77,27 +77,7 @@ func snapshotFromBridge(st bridge.Stats, attached bool) status.Snapshot {
 		ApplicationAttached: attached,
 		ModuleAttached:      st.ModemUp,
 		Fingerprint:         st.Fingerprint,
-		Counters: status.Counters{
-			AppBytesUp:      st.AppBytesUp,
-			AppBytesDown:    st.AppBytesDown,
-			LineBytesUp:     st.LineBytesUp,
-			LineBytesDown:   st.LineBytesDown,
-			FramesUp:        st.FramesUp,
-			FramesDown:      st.FramesDown,
-			MACFailures:     st.MACFailures,
-			FCSFailures:     st.FCSFailures,
-			LengthErrors:    st.LengthErrors,
-			OtherRejects:    st.OtherRejects,
-			StrayBytes:      st.StrayBytes,
-			PlainDropped:    st.PlainDropped,
-			Replays:         st.Replays,
-			RefusedCommands: st.Refused,
-			Opens:           st.Opens,
-			Rekeys:          st.Rekeys,
-			RekeysOverdue:   st.RekeysOverdue,
-			Reopens:         st.Reopens,
-			Reconnects:      st.Reconnects,
-		},
+		Counters:            st.Counters,
 	}
 }
 

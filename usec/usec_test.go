@@ -326,3 +326,25 @@ func TestResultString(t *testing.T) {
 		}
 	}
 }
+
+// TestParseRekeyAnswerVectors holds the cases of the bridge's own parser,
+// which this one replaces.
+func TestParseRekeyAnswerVectors(t *testing.T) {
+	cur := &c2c.Secrets{TESecret: c2c.Secret{1}, Key: c2c.Secret{2}, HMACKey: c2c.Secret{3}}
+	next, err := ParseRekeyAnswer(`+USECC2C: 3,0,"00112233445566778899AABBCCDDEEFF","ffeeddccbbaa99887766554433221100"`, &cur.TESecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next.TESecret != cur.TESecret || next.Key[1] != 0x11 || next.HMACKey[0] != 0xff || next.Version() != c2c.V2 {
+		t.Fatalf("parsed %v", next)
+	}
+	next, err = ParseRekeyAnswer(`+USECC2C: 3,0,"00112233445566778899aabbccddeeff"`, &cur.TESecret)
+	if err != nil || next.Version() != c2c.V1 {
+		t.Fatalf("V1 answer: %v", err)
+	}
+	for _, bad := range []string{`+USECC2C: 3,1,"00"`, `+USECC2C: 0,0,"00112233445566778899aabbccddeeff"`, `+USECC2C: 3,0,"zz"`} {
+		if _, err := ParseRekeyAnswer(bad, &cur.TESecret); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}

@@ -1,5 +1,6 @@
 // Package pairing runs the pairing dialogue of the C2C protocol with a
-// module that still speaks plain text, and returns the secrets it issues.
+// module that still speaks plain text, and returns the secrets it issues
+// (docs/protocol.md, "Security commands" and "Errors and timeouts").
 //
 // The dialogue is:
 //

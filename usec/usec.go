@@ -1,5 +1,6 @@
 // Package usec holds the AT+USECC2C security commands of the C2C protocol:
-// building them, parsing their answers and classifying their results.
+// building them, parsing their answers and classifying their results
+// (docs/protocol.md, "Security commands" and "Errors and timeouts").
 //
 // The five commands are
 //

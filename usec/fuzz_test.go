@@ -16,19 +16,9 @@ func FuzzParsePairingAnswer(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, line string) {
 		s, tag, err := ParsePairingAnswer(line, &testTE)
-		if err != nil {
-			if s != nil || tag != nil {
-				t.Fatal("results returned with an error")
-			}
-			if run := longestHexRun(err.Error()); run >= 8 {
-				t.Fatalf("error %q quotes %d hex digits", err, run)
-			}
+		if !checkFuzzResult(t, line, err, s, s != nil || tag != nil) {
 			return
 		}
-		if s.TESecret != testTE {
-			t.Fatal("the te_secret changed")
-		}
-		checkInLine(t, line, &s.Key)
 		if s.Version() == c2c.V1 {
 			if !tag.IsZero() {
 				t.Fatal("a V1 pairing with a tag")
@@ -52,19 +42,9 @@ func FuzzParseRekeyAnswer(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, line string) {
 		s, err := ParseRekeyAnswer(line, &testTE)
-		if err != nil {
-			if s != nil {
-				t.Fatal("secrets returned with an error")
-			}
-			if run := longestHexRun(err.Error()); run >= 8 {
-				t.Fatalf("error %q quotes %d hex digits", err, run)
-			}
+		if !checkFuzzResult(t, line, err, s, s != nil) {
 			return
 		}
-		if s.TESecret != testTE {
-			t.Fatal("the te_secret changed")
-		}
-		checkInLine(t, line, &s.Key)
 		if s.Version() == c2c.V2 {
 			checkInLine(t, line, &s.HMACKey)
 		}
@@ -91,6 +71,28 @@ func FuzzClassify(f *testing.F) {
 			t.Fatalf("Classify(%q) = %v for a line that is not final", line, r)
 		}
 	})
+}
+
+// checkFuzzResult checks what a parser returned for line and reports
+// whether it accepted it. An error must come alone (results is false) and
+// quote no run of hex digits; accepted secrets must keep the te_secret and
+// hold a key that is in line.
+func checkFuzzResult(t *testing.T, line string, err error, s *c2c.Secrets, results bool) bool {
+	t.Helper()
+	if err != nil {
+		if results {
+			t.Fatal("results returned with an error")
+		}
+		if run := longestHexRun(err.Error()); run >= 8 {
+			t.Fatalf("error %q quotes %d hex digits", err, run)
+		}
+		return false
+	}
+	if s.TESecret != testTE {
+		t.Fatal("the te_secret changed")
+	}
+	checkInLine(t, line, &s.Key)
+	return true
 }
 
 // checkInLine fails unless k's hex is in line (in any case).

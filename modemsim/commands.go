@@ -213,6 +213,7 @@ func (m *Module) exec(c command, now time.Time) result {
 		if m.callUp {
 			m.callUp = false
 			m.event("call end")
+			m.callEnded()
 		}
 		return result{}
 	case "Z", "&F":

@@ -78,7 +78,8 @@
 // # Data mode
 //
 // ATD answers CONNECT and loops every data byte back (framed in a session,
-// the bytes of one read coalesced into as few frames as fit). The escape is
+// the bytes of one read coalesced into as few frames as fit; with
+// Config.Network it goes to the network instead, below). The escape is
 // "+++" with a quiet guard (Config.EscapeGuard, 1 s by default) on both
 // sides: no data byte for a guard time before the first '+', the three
 // '+' less than a guard time apart, and none after for a guard time. Then
@@ -87,6 +88,27 @@
 // looped back; '+' that turn out not to be an escape are looped back late,
 // when the next byte comes or the guard expires. DropCall ends the call
 // with NO CARRIER.
+//
+// # The network
+//
+// A module made with Config.Network carries a call's data to a network
+// instead of looping it back: ServeNetwork serves it over any
+// io.ReadWriter, ServeDataPeer on a pty where a peer program (pppd) plays
+// the operator's network. Host data of a call goes to the network, and
+// the network's bytes reach the host only in data mode; anything else is
+// dropped (Stats.NetworkDropped), as is the data of a call while no
+// network is served. A network that hangs up during a call drops it (NO
+// CARRIER); a call that ends on the module's side (ATH, DropCall, a
+// reboot) ends ServeNetwork with ErrCallEnded, and ServeDataPeer then hangs
+// the peer up and links a fresh pty.
+//
+// # Lines
+//
+// Serve takes any io.ReadWriter. ServePTY (and ServePTYOptions, which sets
+// the pty's group and mode as udev does a real UART's) plays a USB-serial
+// adapter on a pty; ServeDevice serves an existing tty, such as a USB
+// gadget's /dev/ttyGS0, and reopens it after a hang-up (the gadget was
+// unbound) while the module keeps its session and call.
 //
 // # Test hooks
 //
@@ -109,6 +131,9 @@
 // "serve", "serve end", "pair V1", "pair V2", "confirm", "confirm
 // refused", "open", "open refused", "close", "rekey same", "rekey new",
 // "sec busy", "reboot", "rdy", "connect", "escape", "no carrier"
-// (DropCall), "call end" (ATH), "inject", "replay", "unplug", "replug".
+// (DropCall, or the network hung up), "call end" (ATH), "inject",
+// "replay", "unplug", "replug" (a PTYServer's Unplug, a DeviceServer's
+// hang-up and reopen), "network" and "network end" (a ServeNetwork starts
+// and ends), "network hangup" (the network failed during a call).
 // Secrets never appear in an event or a log line.
 package modemsim

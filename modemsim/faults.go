@@ -178,6 +178,12 @@ func (m *Module) DropCall() bool {
 	if !m.callUp {
 		return false
 	}
+	m.dropCall()
+	return true
+}
+
+// dropCall ends the call with NO CARRIER. m.mu held.
+func (m *Module) dropCall() {
 	m.flush()
 	m.leaveDataMode()
 	m.callUp = false
@@ -185,7 +191,7 @@ func (m *Module) DropCall() bool {
 	m.event("no carrier")
 	m.emitLine("NO CARRIER")
 	m.flush()
-	return true
+	m.callEnded()
 }
 
 // Reboot reboots the module now, as a watchdog or a power cut would: the
@@ -208,7 +214,10 @@ func (m *Module) reboot(reason string) {
 	m.stopTimers()
 	m.epoch++
 	m.leaveDataMode()
-	m.callUp = false
+	if m.callUp {
+		m.callUp = false
+		m.callEnded()
+	}
 	m.echo = m.defaultEcho
 	m.cmee = 0
 	m.cfun = 1

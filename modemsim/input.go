@@ -165,8 +165,12 @@ func (m *Module) atInput(p []byte, now time.Time) int {
 	return len(p)
 }
 
+// plusses are the '+' of an escape that turn out to be data.
+var plusses = []byte("+++")
+
 // dataInput takes data-mode bytes, all arriving at time now: it loops them
-// back, except a "+++" escape (see the package documentation). Only the
+// back (or passes them to the network), except a "+++" escape (see the
+// package documentation). Only the
 // first byte of a read can follow a quiet time; the others follow it at
 // once.
 func (m *Module) dataInput(p []byte, now time.Time) {
@@ -185,15 +189,15 @@ func (m *Module) dataInput(p []byte, now time.Time) {
 				m.plus++
 				continue
 			}
-			m.emit("+++"[:m.plus])
+			m.callData(plusses[:m.plus])
 			m.plus = 0
 		}
 		if b == '+' && g >= m.guard {
 			m.plus = 1
 			continue
 		}
-		// No byte after this one can start an escape: loop back the rest.
-		m.stage = append(m.stage, p[i:]...)
+		// No byte after this one can start an escape: pass on the rest.
+		m.callData(p[i:])
 		break
 	}
 	if m.plus > 0 {
@@ -205,7 +209,7 @@ func (m *Module) dataInput(p []byte, now time.Time) {
 			}
 			if m.plus < 3 {
 				// Too few to escape: they were data.
-				m.emit("+++"[:m.plus])
+				m.callData(plusses[:m.plus])
 				m.plus = 0
 				return
 			}

@@ -98,6 +98,10 @@ type Config struct {
 	// FaultSeed seeds the fault generator, for reproducible faults; a
 	// random seed when 0.
 	FaultSeed uint64
+	// Network makes calls carry their data to a network served with
+	// ServeNetwork instead of looping it back; while none is served, the
+	// data of a call is dropped.
+	Network bool
 	// Logger receives debug logs; none when nil. Secrets are never logged.
 	Logger *slog.Logger
 }
@@ -138,7 +142,11 @@ type Stats struct {
 	Unplugs       uint64
 	Connects      uint64 // ATD and ATO answered CONNECT
 	Escapes       uint64 // +++ escapes
-	CallDrops     uint64 // NO CARRIER by DropCall
+	CallDrops     uint64 // NO CARRIER by DropCall or a network that hung up
+
+	NetworkIn      uint64 // bytes read from the network (Config.Network)
+	NetworkOut     uint64 // bytes written to the network
+	NetworkDropped uint64 // call data dropped: no network served, or no call up for the network's bytes
 
 	BitsFlippedOut  uint64
 	BytesDroppedOut uint64
@@ -155,6 +163,8 @@ type Stats struct {
 	Rebooting bool
 	Paired    bool
 	Confirmed bool // the pairing may open sessions
+	CallUp    bool // a call is up (in data mode, or left with +++)
+	Network   bool // a ServeNetwork is running
 }
 
 // Module is a simulated SARA-R5. Create it with New; all its methods are
@@ -203,6 +213,10 @@ type Module struct {
 	lastFrame []byte   // the last frame sealed, for ReplayFrame
 	conn      *conn
 
+	netMode bool     // Config.Network
+	network *netConn // the ServeNetwork running, if any
+	netq    []byte   // call data for the network, in order
+
 	stats  Stats
 	events []Event
 
@@ -237,6 +251,7 @@ func New(cfg Config) (*Module, error) {
 		baud:        cfg.Baud,
 		echo:        cfg.Echo,
 		cfun:        1,
+		netMode:     cfg.Network,
 		timers:      make(map[*mtimer]struct{}),
 	}
 	if m.log == nil {
@@ -299,6 +314,9 @@ func (m *Module) Close() error {
 	c := m.conn
 	m.stopTimers()
 	m.endSession()
+	if m.network != nil {
+		m.network.cancel(ErrClosed)
+	}
 	m.mu.Unlock()
 	if c != nil {
 		c.cancel(ErrClosed)
@@ -323,6 +341,8 @@ func (m *Module) statsLocked() Stats {
 	s.Rebooting = m.down
 	s.Paired = m.secrets != nil
 	s.Confirmed = m.secrets != nil && m.confirm
+	s.CallUp = m.callUp
+	s.Network = m.network != nil
 	return s
 }
 

@@ -40,6 +40,7 @@ const replugRetry = 100 * time.Millisecond
 type PTYServer struct {
 	m    *Module
 	link string
+	opts PTYOptions
 	log  *slog.Logger
 
 	mu  sync.Mutex
@@ -61,8 +62,20 @@ type unplugReq struct {
 // ptyPair is one pty: the master the module serves, the slave held open.
 type ptyPair struct {
 	master *os.File // non-blocking, on Go's poller: deadlines and Close wake it
-	slave  *os.File
-	tty    string // the slave's path, /dev/pts/N
+	slave  *os.File // nil for a data peer's pty: its master sees the peer hang up
+	tty    string   // the slave's path, /dev/pts/N
+}
+
+// PTYOptions are the optional settings of the ptys ServePTYOptions and
+// ServeDataPeer make. The zero value leaves a pty as the kernel made it
+// (owned by its creator, group tty, mode 0620).
+type PTYOptions struct {
+	// Mode, when not 0, sets the permission bits of the pty's slave and
+	// gives it the group GID: 0660 with the dialout group makes it look
+	// like a real UART's device node to a service that opens it.
+	Mode fs.FileMode
+	// GID is the slave's group when Mode is set.
+	GID int
 }
 
 // ServePTY creates a pty, puts it in raw mode, links its slave at link (a
@@ -70,6 +83,12 @@ type ptyPair struct {
 // serves m on it in the background until ctx ends or Close. m must not be
 // served elsewhere meanwhile. Close the server before the module.
 func ServePTY(ctx context.Context, m *Module, link string) (*PTYServer, error) {
+	return ServePTYOptions(ctx, m, link, PTYOptions{})
+}
+
+// ServePTYOptions is ServePTY with options for the pty (and every pty an
+// Unplug brings back).
+func ServePTYOptions(ctx context.Context, m *Module, link string, opts PTYOptions) (*PTYServer, error) {
 	if link == "" {
 		return nil, errors.New("modemsim: serve pty: empty link path")
 	}
@@ -79,13 +98,14 @@ func ServePTY(ctx context.Context, m *Module, link string) (*PTYServer, error) {
 	if closed {
 		return nil, ErrClosed
 	}
-	p, err := openPTY(link)
+	p, err := openPTY(link, opts)
 	if err != nil {
 		return nil, err
 	}
 	s := &PTYServer{
 		m:    m,
 		link: link,
+		opts: opts,
 		log:  m.log.With("link", link),
 		cur:  p,
 		reqs: make(chan unplugReq),
@@ -222,7 +242,7 @@ func (s *PTYServer) replug(ctx context.Context, d time.Duration) *ptyPair {
 			t.Reset(r.d)
 			close(r.ack)
 		case <-t.C:
-			p, err := openPTY(s.link)
+			p, err := openPTY(s.link, s.opts)
 			if err != nil {
 				s.log.Error("modemsim: replug failed; retrying", "err", err)
 				t.Reset(replugRetry)
@@ -250,8 +270,8 @@ func (m *Module) noteReplug() {
 	m.event("replug")
 }
 
-// openPTY creates a raw pty and links its slave at link.
-func openPTY(link string) (*ptyPair, error) {
+// openPTY creates a raw pty with opts and links its slave at link.
+func openPTY(link string, opts PTYOptions) (*ptyPair, error) {
 	master, slave, err := pty.Open()
 	if err != nil {
 		return nil, fmt.Errorf("modemsim: create pty: %w", err)
@@ -261,6 +281,11 @@ func openPTY(link string) (*ptyPair, error) {
 		master.Close()
 		slave.Close()
 		return nil, fmt.Errorf("modemsim: raw mode on %s: %w", tty, err)
+	}
+	if err := opts.apply(tty); err != nil {
+		master.Close()
+		slave.Close()
+		return nil, err
 	}
 	nb, err := rawtty.Nonblocking(master)
 	if err != nil {
@@ -276,6 +301,20 @@ func openPTY(link string) (*ptyPair, error) {
 	return p, nil
 }
 
+// apply gives the slave tty its group and mode.
+func (o PTYOptions) apply(tty string) error {
+	if o.Mode == 0 {
+		return nil
+	}
+	if err := os.Chown(tty, -1, o.GID); err != nil {
+		return fmt.Errorf("modemsim: group of %s: %w", tty, err)
+	}
+	if err := os.Chmod(tty, o.Mode.Perm()); err != nil {
+		return fmt.Errorf("modemsim: mode of %s: %w", tty, err)
+	}
+	return nil
+}
+
 // close closes the pty (master first, which hangs up the slave) and
 // removes the link if it still points to it.
 func (p *ptyPair) close(link string, log *slog.Logger) {
@@ -284,6 +323,9 @@ func (p *ptyPair) close(link string, log *slog.Logger) {
 	}
 	if err := removeLink(link, p.tty); err != nil {
 		log.Warn("modemsim: remove link", "err", err)
+	}
+	if p.slave == nil {
+		return
 	}
 	if err := p.slave.Close(); err != nil {
 		log.Warn("modemsim: close pty slave", "err", err)

@@ -121,13 +121,13 @@ func (m *Module) readLoop(ctx context.Context, c *conn, r io.Reader) error {
 	}
 }
 
-// waitSpace waits while the output queue is above the high-water mark, so
-// that a host that does not read slows down the one that writes, as flow
-// control would.
+// waitSpace waits while the output queue (or the network's, in a call) is
+// above the high-water mark, so that a host or network that does not read
+// slows down the one that writes, as flow control would.
 func (m *Module) waitSpace(ctx context.Context, c *conn) error {
 	for {
 		m.mu.Lock()
-		full := len(m.outq) > highWater
+		full := len(m.outq) > highWater || len(m.netq) > highWater
 		m.mu.Unlock()
 		if !full {
 			return nil

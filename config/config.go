@@ -60,6 +60,7 @@ type Config struct {
 	Session Session `yaml:"session"`
 	Status  Status  `yaml:"status"`
 	Log     Log     `yaml:"log"`
+	Gadget  Gadget  `yaml:"gadget"`
 
 	// Path is the file the configuration was read from ("" for defaults).
 	Path string `yaml:"-"`
@@ -122,7 +123,8 @@ func Default() Config {
 			RekeyInterval:  Duration(DefaultRekeyInterval),
 			Keepalive:      Duration(DefaultKeepalive),
 		},
-		Log: Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
+		Log:    Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
+		Gadget: DefaultGadget(),
 	}
 }
 
@@ -159,6 +161,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: %s: %s", ErrInvalid, key, fmt.Sprintf(format, args...))
 	}
 	if err := c.Modem.Config.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if err := c.Gadget.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	switch {

@@ -7,6 +7,7 @@
 //	c2cbridge status [--json]        the running daemon's status
 //	c2cbridge demo                   the bridge in front of a simulated modem
 //	c2cbridge simulate --link PATH   a simulated SARA-R5 on a pty
+//	c2cbridge gadget up|down -c FILE a USB gadget with one ACM port (configfs)
 //	c2cbridge version                print the version
 //	c2cbridge help                   this text
 package main
@@ -34,6 +35,8 @@ Usage:
   c2cbridge status [--json]          print the running daemon's status (-c FILE: use its status.socket)
   c2cbridge demo                     run the bridge in front of a simulated modem
   c2cbridge simulate --link PATH ... run a simulated SARA-R5 on a pty
+  c2cbridge gadget up|down --config FILE
+                                     create/remove the USB gadget (one ACM port) of the gadget: section
   c2cbridge version                  print the version
   c2cbridge help                     print this text
 
@@ -65,6 +68,8 @@ func runMain(args []string, stdout, stderr io.Writer) int {
 		return cmdPair(rest, stdout, stderr)
 	case "keys":
 		return cmdKeys(rest, stdout, stderr)
+	case "gadget":
+		return cmdGadget(rest, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "c2cbridge", versionString())
 		return 0

@@ -14,6 +14,7 @@ import (
 
 	"github.com/c2cbridge/c2cbridge/config"
 	c2c "github.com/c2cbridge/c2cbridge/crypto"
+	"github.com/c2cbridge/c2cbridge/internal/unixgroup"
 	"github.com/c2cbridge/c2cbridge/modemsim"
 )
 
@@ -23,7 +24,10 @@ const unplugFor = time.Second
 func cmdSimulate(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("simulate", flag.ContinueOnError) // shadows io/fs below: use iofs
 	fs.SetOutput(stderr)
-	link := fs.String("link", "", "`PATH` to link the simulated UART at (required)")
+	link := fs.String("link", "", "`PATH` to link the simulated UART at (required without --device)")
+	device := fs.String("device", "", "serve this existing tty `PATH` (a USB gadget's /dev/ttyGS0) instead of a pty; reopened after a hang-up")
+	dataPeer := fs.String("data-peer", "", "carry call data to a peer on a pty linked at `PATH` (a peer pppd plays the network) instead of looping it back")
+	group := fs.String("group", "", "give the ptys this `GROUP` and mode 0660, as udev does a real UART (e.g. dialout)")
 	keys := fs.String("keys", "", "key `FILE` of the pairing the module holds (YAML: te_secret, key, hmac_key)")
 	v1 := fs.Bool("v1", false, "pair as a V1 module (no hmac_key)")
 	v2 := fs.Bool("v2", false, "pair as a V2 module (the default)")
@@ -38,8 +42,8 @@ func cmdSimulate(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	switch {
-	case *link == "":
-		fmt.Fprintln(stderr, "c2cbridge simulate: --link PATH is required")
+	case *link == "" && *device == "":
+		fmt.Fprintln(stderr, "c2cbridge simulate: --link PATH is required (or --device PATH)")
 		return 2
 	case *v1 && *v2:
 		fmt.Fprintln(stderr, "c2cbridge simulate: --v1 and --v2 exclude each other")
@@ -59,8 +63,16 @@ func cmdSimulate(args []string, stdout, stderr io.Writer) int {
 		level = "debug"
 	}
 	log := newLogger(stderr, level, "text")
+	var ptyOpts modemsim.PTYOptions
+	if *group != "" {
+		gid, err := unixgroup.Lookup(*group)
+		if err != nil {
+			return fail(stderr, fmt.Errorf("--group: %w", err))
+		}
+		ptyOpts = modemsim.PTYOptions{Mode: 0o660, GID: gid}
+	}
 	cfg := modemsim.Config{Version: c2c.V2, Pairable: *pairable, Echo: *echo, Baud: *baud,
-		Rekey: modemsim.RekeyMode(*rekey), Logger: log}
+		Rekey: modemsim.RekeyMode(*rekey), Network: *dataPeer != "", Logger: log}
 	if *v1 {
 		cfg.Version = c2c.V1
 	}
@@ -85,16 +97,44 @@ func cmdSimulate(args []string, stdout, stderr io.Writer) int {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	srv, err := modemsim.ServePTY(ctx, mod, *link)
-	if err != nil {
-		return fail(stderr, err)
+	// unplug makes the adapter vanish for a while; a real tty cannot.
+	var unplug func(time.Duration)
+	where := *link
+	if *device != "" {
+		srv, err := modemsim.ServeDevice(ctx, mod, *device, *link)
+		if err != nil {
+			return fail(stderr, err)
+		}
+		defer srv.Close()
+		where = *device
+	} else {
+		srv, err := modemsim.ServePTYOptions(ctx, mod, *link, ptyOpts)
+		if err != nil {
+			return fail(stderr, err)
+		}
+		defer srv.Close()
+		unplug = srv.Unplug
 	}
-	defer srv.Close()
+	if *dataPeer != "" {
+		ps, err := modemsim.ServeDataPeer(ctx, mod, *dataPeer, ptyOpts)
+		if err != nil {
+			return fail(stderr, err)
+		}
+		defer ps.Close()
+	}
 	state := "unpaired"
 	if cfg.Secrets != nil {
 		state = "paired, " + cfg.Secrets.String()
 	}
-	fmt.Fprintf(stdout, "simulated SARA-R5 on %s (%s); SIGUSR1 reboots it, SIGUSR2 unplugs it for %v, SIGTERM stops it\n", *link, state, unplugFor)
+	calls := "calls loop data back"
+	if *dataPeer != "" {
+		calls = "calls go to the data peer at " + *dataPeer
+	}
+	usr2 := fmt.Sprintf("SIGUSR2 unplugs it for %v", unplugFor)
+	if unplug == nil {
+		usr2 = "SIGUSR2 does nothing on a device"
+	}
+	fmt.Fprintf(stdout, "simulated SARA-R5 on %s (%s; %s); SIGUSR1 reboots it, %s, SIGTERM stops it\n", where, state, calls, usr2)
 
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1, syscall.SIGUSR2)
@@ -105,8 +145,12 @@ func cmdSimulate(args []string, stdout, stderr io.Writer) int {
 			log.Info("rebooting the module (SIGUSR1)")
 			mod.Reboot()
 		case syscall.SIGUSR2:
+			if unplug == nil {
+				log.Warn("SIGUSR2: a device cannot be unplugged from here; unbind its gadget instead")
+				continue
+			}
 			log.Info("unplugging the adapter (SIGUSR2)", "for", unplugFor)
-			go srv.Unplug(unplugFor)
+			go unplug(unplugFor)
 		default:
 			log.Info("stopping", "signal", s.String())
 			return 0

@@ -159,9 +159,7 @@ func (p *pairer) pairModule(ctx context.Context, cfg *config.Config, retries int
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("interrupted: %w", err)
 	}
-	port, err := modemside.Open(modemside.Config{Device: cfg.Modem.Device, Baud: cfg.Modem.Baud,
-		DataBits: cfg.Modem.DataBits, Parity: cfg.Modem.Parity, StopBits: cfg.Modem.StopBits,
-		FlowControl: cfg.Modem.FlowControl})
+	port, err := modemside.Open(cfg.Modem.Config)
 	if err != nil {
 		return nil, err
 	}

@@ -220,8 +220,10 @@ func (s gadgetSys) build(g config.Gadget, dir string) error {
 			return err
 		}
 	}
+	// configfs allows a configuration only links to functions of its own
+	// gadget: an existing link with this name is the one to fn.
 	link := filepath.Join(dir, gadgetConfig, gadgetFunction)
-	if target, err := os.Readlink(link); err == nil && filepath.Clean(target) == filepath.Join(dir, fn) {
+	if fi, err := os.Lstat(link); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
 		return nil
 	}
 	if err := os.Symlink(filepath.Join(dir, fn), link); err != nil {

@@ -133,7 +133,11 @@ func (k *fakeKernel) rmdir(path string) error {
 	linked := false
 	_ = filepath.WalkDir(k.gadgets(), func(p string, d fs.DirEntry, err error) error {
 		if err == nil && d.Type()&fs.ModeSymlink != 0 {
-			if target, _ := os.Readlink(p); filepath.Clean(target) == path {
+			target, _ := os.Readlink(p)
+			if !filepath.IsAbs(target) {
+				target = filepath.Join(filepath.Dir(p), target)
+			}
+			if filepath.Clean(target) == path {
 				linked = true
 			}
 		}
@@ -220,6 +224,13 @@ func TestGadgetUpCompletes(t *testing.T) {
 	if err := k.mkdir(filepath.Join(dir, "functions", "acm.usb0")); err != nil {
 		t.Fatal(err)
 	}
+	if err := k.mkdir(filepath.Join(dir, "configs", "c.1")); err != nil {
+		t.Fatal(err)
+	}
+	// configfs reads its links back relative.
+	if err := os.Symlink("../../functions/acm.usb0", filepath.Join(dir, "configs", "c.1", "acm.usb0")); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := sys.up(g); err != nil {
 		t.Fatal(err)
 	}
@@ -228,6 +239,9 @@ func TestGadgetUpCompletes(t *testing.T) {
 	}
 	if _, err := os.Readlink(filepath.Join(dir, "configs/c.1/acm.usb0")); err != nil {
 		t.Errorf("the function is not in the configuration: %v", err)
+	}
+	if _, err := sys.down(g); err != nil {
+		t.Errorf("down: %v", err)
 	}
 }
 

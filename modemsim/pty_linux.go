@@ -36,7 +36,9 @@ const replugRetry = 100 * time.Millisecond
 // it is cleared (TIOCNXCL) or the pty goes away, whether or not the
 // server holds the slave: a bridge killed before it cleared the flag
 // leaves the port "busy" for the next one, as on a real port held by a
-// crashed process. ClearExclusive clears it; Unplug makes a new pty.
+// crashed process. ClearExclusive clears it; Unplug makes a new pty;
+// PTYOptions.ReleaseExclusive clears it when the last program closes the
+// slave, as on a real port whose program died.
 type PTYServer struct {
 	m    *Module
 	link string
@@ -64,6 +66,7 @@ type ptyPair struct {
 	master *os.File // non-blocking, on Go's poller: deadlines and Close wake it
 	slave  *os.File // nil for a data peer's pty: its master sees the peer hang up
 	tty    string   // the slave's path, /dev/pts/N
+	excl   *exclRelease
 }
 
 // PTYOptions are the optional settings of the ptys ServePTYOptions and
@@ -76,6 +79,11 @@ type PTYOptions struct {
 	Mode fs.FileMode
 	// GID is the slave's group when Mode is set.
 	GID int
+	// ReleaseExclusive clears the slave's TIOCEXCL flag when the last
+	// program that opened it closes it, as the kernel does for a real tty
+	// (see PTYServer): a bridge killed while it held the port leaves it
+	// free for the next one.
+	ReleaseExclusive bool
 }
 
 // ServePTY creates a pty, puts it in raw mode, links its slave at link (a
@@ -293,7 +301,15 @@ func openPTY(link string, opts PTYOptions) (*ptyPair, error) {
 		return nil, fmt.Errorf("modemsim: pty master of %s: %w", tty, err)
 	}
 	p := &ptyPair{master: nb, slave: slave, tty: tty}
+	if opts.ReleaseExclusive {
+		if p.excl, err = watchExclusive(tty, slave); err != nil {
+			nb.Close()
+			slave.Close()
+			return nil, err
+		}
+	}
 	if err := createLink(link, tty); err != nil {
+		p.excl.stop()
 		nb.Close()
 		slave.Close()
 		return nil, err
@@ -318,6 +334,7 @@ func (o PTYOptions) apply(tty string) error {
 // close closes the pty (master first, which hangs up the slave) and
 // removes the link if it still points to it.
 func (p *ptyPair) close(link string, log *slog.Logger) {
+	p.excl.stop()
 	if err := p.master.Close(); err != nil {
 		log.Warn("modemsim: close pty master", "err", err)
 	}

@@ -226,3 +226,63 @@ func TestPTYCloseUnblocks(t *testing.T) {
 		t.Fatal("Close blocked on a full pty")
 	}
 }
+
+// TestPTYReleaseExclusive: with PTYOptions.ReleaseExclusive the flag goes
+// with the last program's close, as on a real tty, and not before.
+func TestPTYReleaseExclusive(t *testing.T) {
+	m, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(t.TempDir(), "ttyModem0")
+	srv, err := ServePTYOptions(context.Background(), m, link, PTYOptions{ReleaseExclusive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	defer srv.Close()
+	excl := func() uint32 {
+		srv.mu.Lock()
+		defer srv.mu.Unlock()
+		var v uint32
+		if err := rawtty.Control(srv.cur.slave, func(fd int) error {
+			var err error
+			v, err = unix.IoctlGetUint32(fd, unix.TIOCGEXCL)
+			return err
+		}); err != nil {
+			t.Skipf("TIOCGEXCL: %v", err)
+		}
+		return v
+	}
+	open := func() *os.File {
+		f, err := os.OpenFile(link, os.O_RDWR|unix.O_NOCTTY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	waitExcl := func(want uint32) {
+		t.Helper()
+		deadline := time.Now().Add(hang)
+		for excl() != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("TIOCEXCL stays %d, want %d", excl(), want)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	for round := range 2 { // the count starts again after a release
+		a, b := open(), open()
+		if err := rawtty.Control(a, func(fd int) error { return unix.IoctlSetInt(fd, unix.TIOCEXCL, 0) }); err != nil {
+			t.Fatal(err)
+		}
+		waitExcl(1)
+		a.Close()
+		time.Sleep(50 * time.Millisecond)
+		if excl() != 1 {
+			t.Fatalf("round %d: the flag went while a program still had the tty open", round)
+		}
+		b.Close()
+		waitExcl(0)
+	}
+}

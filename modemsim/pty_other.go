@@ -35,8 +35,9 @@ func (s *PTYServer) Close() error { return nil }
 // PTYOptions are the optional settings of a served pty; only Linux has
 // ptys.
 type PTYOptions struct {
-	Mode fs.FileMode
-	GID  int
+	Mode             fs.FileMode
+	GID              int
+	ReleaseExclusive bool
 }
 
 // ServePTYOptions is only available on Linux.

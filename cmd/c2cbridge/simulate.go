@@ -108,7 +108,11 @@ func cmdSimulate(args []string, stdout, stderr io.Writer) int {
 		defer srv.Close()
 		where = *device
 	} else {
-		srv, err := modemsim.ServePTYOptions(ctx, mod, *link, ptyOpts)
+		// As a real port: a program killed while it held the port
+		// exclusively leaves it free for the next.
+		opts := ptyOpts
+		opts.ReleaseExclusive = true
+		srv, err := modemsim.ServePTYOptions(ctx, mod, *link, opts)
 		if err != nil {
 			return fail(stderr, err)
 		}

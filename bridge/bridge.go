@@ -14,6 +14,7 @@ import (
 	"github.com/c2cbridge/c2cbridge/at"
 	"github.com/c2cbridge/c2cbridge/counters"
 	c2c "github.com/c2cbridge/c2cbridge/crypto"
+	"github.com/c2cbridge/c2cbridge/usec"
 )
 
 // Sizes and timings of the engine.
@@ -24,10 +25,14 @@ const (
 	// ready (a bridge command in flight, a reopen): when it is full the
 	// application side is no longer read, so nothing is dropped.
 	maxHeld = 256 << 10
-	// replayWindow is how many recent module frame IVs are remembered.
+	// replayWindow is how many recent module frame IVs are remembered
+	// (docs/protocol.md, "Replay window").
 	replayWindow = 4096
 	// closeTimeout bounds the wait for the answer to AT+USECC2C=2 at shutdown.
 	closeTimeout = 5 * time.Second
+	// defaultHeartbeat is how often Config.Heartbeat is called when
+	// Config.HeartbeatInterval is not set.
+	defaultHeartbeat = time.Second
 )
 
 // Errors Run returns; callers tell them apart with errors.Is.
@@ -38,8 +43,6 @@ var (
 	ErrRefused = errors.New("the module refused to open a secure session")
 	// ErrModemLost: the UART failed (read or write error, EOF).
 	ErrModemLost = errors.New("modem connection lost")
-	// ErrClosed: the bridge was closed.
-	ErrClosed = errors.New("bridge closed")
 )
 
 // ModemConn is the encrypted side: the module's UART. Read must return
@@ -61,11 +64,14 @@ type App interface {
 
 // Config holds what a Bridge needs besides its two sides.
 type Config struct {
-	// Secrets are the pairing secrets; the Bridge keeps its own copy.
+	// Secrets are the pairing secrets; the Bridge keeps its own copy, and
+	// the caller may zero theirs once New returns.
 	Secrets *c2c.Secrets
 	// Previous, if set, is the generation before Secrets, kept in the key
 	// file until an authentic answer confirms Secrets; the start-up tries
-	// it if Secrets get no answer, then saves the one that works.
+	// it if Secrets get no answer, then saves the one that works. The
+	// Bridge keeps its own copy only until then; the caller may zero
+	// theirs once New returns.
 	Previous *c2c.Secrets
 	// Device names the UART in error messages.
 	Device string
@@ -75,20 +81,23 @@ type Config struct {
 	// a byte) and gathers application bytes while the line is busy; 0
 	// writes at once (a pseudo-terminal has no line rate).
 	PaceBaud int
-	// ProbeTimeout bounds the plain and encrypted AT probes at start-up.
+	// ProbeTimeout bounds the plain and encrypted AT probes; it must be set.
 	ProbeTimeout time.Duration
-	// OpenTimeout bounds the answer to AT+USECC2C=1.
+	// OpenTimeout bounds the answer to AT+USECC2C=1; usec.Timeout when 0.
 	OpenTimeout time.Duration
-	// CommandTimeout bounds the answer to other security commands.
+	// CommandTimeout bounds the answer to other security commands;
+	// usec.Timeout when 0.
 	CommandTimeout time.Duration
-	// MaxFrame is the largest plaintext accepted in one module frame.
+	// MaxFrame is the largest plaintext accepted in one module frame;
+	// crypto.DefaultMaxPlaintext when 0.
 	MaxFrame int
 	// EscapeGuard is the quiet time around the "+++" escape the bridge
 	// sends to leave data mode (the module's S12); 1 s when 0.
 	EscapeGuard time.Duration
 	// Dial, if set, reopens the modem after the connection failed (an
 	// unplugged USB adapter); the bridge retries it with backoff. Without
-	// it a failed connection ends Run with ErrModemLost.
+	// it a failed connection ends Run with ErrModemLost. The Bridge owns
+	// and closes every connection Dial returns.
 	Dial func(ctx context.Context) (ModemConn, error)
 	// Keepalive is the idle time after which the bridge checks the session
 	// with an encrypted AT (0 disables).
@@ -105,32 +114,29 @@ type Config struct {
 	// the new one is used), then with prev nil once an authentic answer has
 	// confirmed the new generation (or, if it failed, the old one is back).
 	SaveSecrets func(cur, prev *c2c.Secrets) error
+	// CanSave, if set, is asked before every rekey whether the key file
+	// can be written now (its directory exists and is writable); an error
+	// skips the rekey. A rekey may bring new secrets, and secrets the
+	// module uses but the disk does not hold are lost on a restart.
+	CanSave func() error
 	// Trace logs the plaintext AT lines each way (never data-mode bytes),
 	// with the arguments of secret-bearing commands redacted. SetTrace
 	// changes it while running.
 	Trace bool
-	// Heartbeat, if set, is called from the control loop on every tick; it
-	// proves the engine's own loop runs (the systemd watchdog).
-	Heartbeat func()
-	// OnState, if set, is called on every session state change.
+	// Heartbeat, if set, is called every HeartbeatInterval (1 s when 0)
+	// while the engine's control loop is alive: in its own loop and in
+	// every wait it makes (a command's answer, a reconnect, a backoff).
+	// It stops only when the engine is stuck (the systemd watchdog).
+	Heartbeat         func()
+	HeartbeatInterval time.Duration
+	// OnState, if set, is called from the control loop on every change of
+	// the session state and of KeyFileUnsaved.
 	OnState func(State)
 }
 
-// State is the session state reported to OnState and in Status.
-type State string
-
-// Session states.
-const (
-	StateStarting  State = "starting"
-	StateOpening   State = "opening"
-	StateOpen      State = "open"
-	StateRekeying  State = "rekeying"
-	StateClosing   State = "closing"
-	StateClosed    State = "closed"
-	StateModemLost State = "module lost"
-)
-
-// mode says how downstream reads the module's bytes.
+// mode says how downstream reads the module's bytes. It is not the phase:
+// it flips at the byte where the module's answer says so (the OK of an
+// open, a close or a rekey), in the middle of a read.
 type mode int
 
 const (
@@ -139,65 +145,45 @@ const (
 )
 
 // Bridge is one running bridge between an application side and a modem.
+// See the package documentation for who owns what.
 type Bridge struct {
-	cfg     Config
-	log     *slog.Logger
-	secrets c2c.Secrets
-	app     App
-	modem   ModemConn
+	cfg   Config
+	log   *slog.Logger
+	app   App
+	stats counters.Set
+	trace atomic.Bool
 
-	// wmu serialises writes to the modem and guards the sealer and wbuf.
-	// Holders never take mu while blocked in I/O.
-	wmu    sync.Mutex
-	sealer *c2c.Sealer
-	wbuf   []byte
+	// wmu serialises writes to the modem: the current link's connection,
+	// the current keys' sealer and wbuf are used under it. A holder of
+	// wmu may take mu, never the reverse.
+	wmu  sync.Mutex
+	wbuf []byte
 
 	// mu guards the fields below; it is never held across I/O.
 	mu     sync.Mutex
-	cond   *sync.Cond
-	mode   mode
-	opener *c2c.Opener // used by downstream only; replaced under mu
-	// nextOpener replaces opener (for new secrets) at downstream's next step.
-	nextOpener  *c2c.Opener
-	up          bool        // a session is open and application input may flow
-	hold        bool        // a bridge command is in flight: hold application input
-	held        []byte      // application bytes taken but not yet sent
-	ctl         *command    // the bridge's own command in flight
-	stream      streamState // where the application's AT stream is
-	state       State
-	since       time.Time
-	upStopped   bool // upstream must stop taking input
-	downStopped bool // downstream must stop reading
-	downErr     error
-	replay      replaySet
-	// strayLines splits bytes outside frames into lines (downstream only).
-	strayLines at.LineSplitter
+	phase  phase       // moved only by the control loop (setPhase)
+	mode   mode        // flipped by downstream at a byte, or by the control loop
+	link   *link       // the current modem connection
+	keys   *keys       // the current key generation
+	ctl    *command    // the bridge's own command in flight
+	stream streamState // where the application's AT stream is
+	in     input       // application input: held or flowing
+	sched  schedule    // rekey schedule and history
 
-	stats counters.Set
-	done  chan struct{} // closed when downstream exits; replaced per connection (mu)
-
-	// Signals to the control loop; buffered, sent without blocking.
-	suspect  chan struct{} // plain text arrived in a session: the module may have rebooted
-	detached chan struct{} // the application went away
-
-	trace      atomic.Bool
-	traceDown  at.LineSplitter // downstream only
-	lastRekey  time.Time       // mu
-	rekeyEvery time.Duration   // mu; SetRekeySchedule
-	rekeyBytes int64           // mu
-	lineFree   atomic.Int64    // unix nanos when the line has sent all written bytes (pacing)
-	lastRx     atomic.Int64    // unix nanos of the last authentic frame
-	lastTx     atomic.Int64    // unix nanos of the last application byte sent
-	rekeyBase  atomic.Uint64   // application bytes both ways at the last rekey
-	nextOpen   time.Time       // opens are rate-limited (control loop only)
-	openFails  int
+	ctrl control    // the control loop's own state
+	down downstream // downstream's own state
+	act  activity   // lock-free times and byte marks
 }
 
 // New returns a Bridge between app and modem. It does not start anything:
-// call Run.
+// call Run. From here on the Bridge owns modem (and every connection
+// Config.Dial returns) and closes it when Run ends; app stays the caller's.
 func New(cfg Config, app App, modem ModemConn) (*Bridge, error) {
 	if cfg.Secrets == nil {
 		return nil, errors.New("new bridge: no secrets")
+	}
+	if cfg.ProbeTimeout <= 0 {
+		return nil, errors.New("new bridge: no probe timeout")
 	}
 	if cfg.Rand == nil {
 		cfg.Rand = crand.Reader
@@ -211,65 +197,51 @@ func New(cfg Config, app App, modem ModemConn) (*Bridge, error) {
 	if cfg.MaxFrame == 0 {
 		cfg.MaxFrame = c2c.DefaultMaxPlaintext
 	}
-	for _, d := range []*time.Duration{&cfg.ProbeTimeout, &cfg.OpenTimeout, &cfg.CommandTimeout} {
-		if *d <= 0 {
-			*d = 150 * time.Second
-		}
+	if cfg.OpenTimeout <= 0 {
+		cfg.OpenTimeout = usec.Timeout
 	}
-	b := &Bridge{cfg: cfg, log: cfg.Logger, secrets: *cfg.Secrets, app: app, modem: modem,
-		done: make(chan struct{}), state: StateStarting, since: time.Now(),
-		suspect: make(chan struct{}, 1), detached: make(chan struct{}, 1)}
-	b.cond = sync.NewCond(&b.mu)
-	b.trace.Store(cfg.Trace)
-	b.rekeyEvery, b.rekeyBytes = cfg.RekeyInterval, cfg.RekeyBytes
-	b.replay.init(replayWindow)
-	if err := b.newCodec(); err != nil {
+	if cfg.CommandTimeout <= 0 {
+		cfg.CommandTimeout = usec.Timeout
+	}
+	if cfg.HeartbeatInterval <= 0 {
+		cfg.HeartbeatInterval = defaultHeartbeat
+	}
+	k, err := newKeys(cfg.Secrets, &cfg)
+	if err != nil {
 		return nil, fmt.Errorf("new bridge: %w", err)
 	}
+	b := &Bridge{cfg: cfg, log: cfg.Logger, app: app, keys: k,
+		phase: phase{state: StateStarting, since: time.Now()}}
+	if cfg.Previous != nil {
+		prev := *cfg.Previous
+		prev.TESecret = cfg.Secrets.TESecret
+		b.ctrl.previous = &prev
+	}
+	b.cfg.Secrets, b.cfg.Previous = nil, nil // the caller's: not kept
+	b.in.cond = sync.NewCond(&b.mu)
+	b.trace.Store(cfg.Trace)
+	b.sched.every = cfg.RekeyInterval
+	b.act.rekeyBytes.Store(cfg.RekeyBytes)
+	b.ctrl.events = newEvents()
+	b.link = newLink(modem)
 	return b, nil
-}
-
-// newCodec makes a sealer and an opener for the current secrets.
-func (b *Bridge) newCodec() error {
-	s, err := c2c.NewSealer(&b.secrets, b.cfg.Rand, c2c.MaxHostPlaintext)
-	if err != nil {
-		return err
-	}
-	o, err := c2c.NewOpener(&b.secrets, b.cfg.MaxFrame)
-	if err != nil {
-		return err
-	}
-	o.SetLineRate(b.cfg.Baud, 0)
-	b.wmu.Lock()
-	if b.sealer != nil {
-		b.sealer.Zero()
-	}
-	b.sealer = s
-	b.wmu.Unlock()
-	b.mu.Lock()
-	if b.opener == nil {
-		b.opener = o
-	} else {
-		// Downstream may be inside the old opener: it swaps and wipes it.
-		b.nextOpener = o
-	}
-	b.replay.reset()
-	b.mu.Unlock()
-	return nil
 }
 
 // Run opens the secure session and relays until ctx is cancelled, then
 // shuts down in order: it stops taking application input, flushes what it
 // took, closes the session so the module speaks plain text again, and
 // returns nil. It returns an error if the session cannot be opened or the
-// modem connection fails. Run closes neither side.
+// modem connection fails for good. Run closes the modem connection it
+// owns before it returns, never the application side.
 func (b *Bridge) Run(ctx context.Context) error {
-	defer b.secrets.Zero()
-	go b.downstream(b.modem, b.done)
-	defer b.stopDownstream()
+	b.ctrl.beat = time.NewTicker(b.cfg.HeartbeatInterval)
+	defer b.ctrl.beat.Stop()
+	defer b.wipe()
+	go b.downstream(b.link)
+	defer func() { b.currentLink().stop() }()
 
 	if err := b.start(ctx, false); err != nil {
-		b.setState(StateClosed)
+		b.setPhase(StateClosed)
 		return err
 	}
 	upDone := make(chan struct{})
@@ -282,128 +254,64 @@ func (b *Bridge) Run(ctx context.Context) error {
 
 	// Shutdown: stop taking input and wait for upstream to hand over what it took.
 	b.mu.Lock()
-	b.upStopped = true
-	b.cond.Broadcast()
+	b.in.stopped = true
+	b.in.cond.Broadcast()
 	b.app.SetReadDeadline(time.Unix(1, 0))
 	b.mu.Unlock()
 	<-upDone
 	if err == nil {
 		b.shutdown()
 	}
-	b.setState(StateClosed)
+	b.setPhase(StateClosed)
 	return err
+}
+
+// wipe zeroes every secret the Bridge holds; Run calls it last.
+func (b *Bridge) wipe() {
+	b.wmu.Lock()
+	b.mu.Lock()
+	b.keys.zero()
+	b.down.retire(nil)
+	b.mu.Unlock()
+	b.wmu.Unlock()
+	b.ctrl.dropPrevious()
 }
 
 // shutdown flushes held input and closes the session.
 func (b *Bridge) shutdown() {
-	b.setState(StateClosing)
-	b.mu.Lock()
-	up := b.up
-	b.mu.Unlock()
-	if !up {
+	open := b.state() == StateOpen
+	b.setPhase(StateClosing)
+	if !open {
 		return
 	}
 	if err := b.flushHeld(); err != nil {
 		b.log.Warn("flush before close", "err", err)
 	}
-	b.mu.Lock()
-	data := b.stream.data
-	b.mu.Unlock()
-	if data {
+	if b.inDataMode() {
 		if err := b.hangUp(context.Background()); err != nil {
 			b.log.Warn("ending the call before closing the session", "err", err)
 		}
 	}
-	if _, err := b.command(context.Background(), commandSpec{line: "AT+USECC2C=2", framed: true, timeout: closeTimeout, toPlain: true}); err != nil {
+	if _, err := b.command(context.Background(), commandSpec{line: usec.CloseCommand(), name: "AT+USECC2C=2 (close)",
+		framed: true, timeout: closeTimeout, toPlain: true}); err != nil {
 		b.log.Warn("closing the secure session failed; the module may still expect frames", "err", err)
 		return
 	}
 	b.log.Info("secure session closed", "device", b.cfg.Device)
 }
 
-// stopDownstream ends the downstream goroutine: it makes its read time out
-// and waits for it.
-func (b *Bridge) stopDownstream() {
+// Stats returns a snapshot of the state and counters.
+func (b *Bridge) Stats() Stats {
 	b.mu.Lock()
-	b.downStopped = true
-	b.modem.SetReadDeadline(time.Unix(1, 0))
-	done := b.done
+	st := Stats{State: b.phase.state, Since: b.phase.since, ModemUp: b.phase.state != StateModemLost,
+		Version: b.keys.secrets.Version(), Fingerprint: b.keys.secrets.Fingerprint(),
+		LastRekey: b.sched.done, KeyFileUnsaved: b.sched.unsaved}
+	if b.sched.every > 0 && !b.sched.tried.IsZero() {
+		st.NextRekey = b.sched.tried.Add(b.sched.every)
+	}
 	b.mu.Unlock()
-	<-done
-}
-
-func (b *Bridge) setState(s State) {
-	b.mu.Lock()
-	changed := b.state != s
-	b.state, b.since = s, time.Now()
-	b.mu.Unlock()
-	if changed && b.cfg.OnState != nil {
-		b.cfg.OnState(s)
-	}
-}
-
-// writeModem writes p to the modem; the caller holds wmu.
-func (b *Bridge) writeModem(p []byte) error {
-	if b.cfg.PaceBaud > 0 {
-		now := time.Now().UnixNano()
-		busy := int64(len(p)) * int64(10*time.Second) / int64(b.cfg.PaceBaud)
-		b.lineFree.Store(max(b.lineFree.Load(), now) + busy)
-	}
-	if _, err := b.modem.Write(p); err != nil {
-		return fmt.Errorf("%w: write: %v", ErrModemLost, err)
-	}
-	b.stats.Add(counters.LineBytesUp, uint64(len(p)))
-	return nil
-}
-
-// sealAndWrite seals p into frames and writes them in one write; the caller
-// holds wmu.
-func (b *Bridge) sealAndWrite(p []byte) error {
-	var err error
-	b.wbuf, err = b.sealer.Seal(b.wbuf[:0], p)
-	if err != nil {
-		return err
-	}
-	b.stats.Add(counters.FramesUp, uint64((len(p)+c2c.MaxHostPlaintext-1)/c2c.MaxHostPlaintext))
-	return b.writeModem(b.wbuf)
-}
-
-// flushHeld sends the application input held while the session was busy,
-// then lets upstream send directly again.
-func (b *Bridge) flushHeld() error {
-	b.wmu.Lock()
-	defer b.wmu.Unlock()
-	b.mu.Lock()
-	held := b.held
-	b.held = nil
-	b.mu.Unlock()
-	var err error
-	if len(held) > 0 {
-		err = b.sealAndWrite(held)
-	}
-	b.mu.Lock()
-	if err != nil {
-		b.held = append(held, b.held...)
-		b.mu.Unlock()
-		return err
-	}
-	b.stats.Add(counters.AppBytesUp, uint64(len(held)))
-	b.hold = false
-	b.cond.Broadcast()
-	b.mu.Unlock()
-	return err
-}
-
-// setMode switches how downstream reads the module. Entering frames drops
-// whatever the opener held from before; downstream is not inside the opener
-// then, since it only feeds it in framed mode.
-func (b *Bridge) setMode(m mode) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if m == modeFramed && b.mode != modeFramed {
-		b.opener.Reset()
-	}
-	b.mode = m
+	st.Counters = b.stats.Snapshot()
+	return st
 }
 
 // SetTrace turns the AT trace on or off while running.
@@ -413,9 +321,16 @@ func (b *Bridge) SetTrace(on bool) { b.trace.Store(on) }
 // while running (0 disables each).
 func (b *Bridge) SetRekeySchedule(interval time.Duration, bytes int64) {
 	b.mu.Lock()
-	b.rekeyEvery, b.rekeyBytes = interval, bytes
+	b.sched.every = interval
 	b.mu.Unlock()
+	b.act.rekeyBytes.Store(bytes)
+	b.ctrl.events.signal(b.ctrl.events.reschedule)
 }
+
+// AppDetached tells the bridge that the application closed the virtual tty.
+// If the stream was in data mode the bridge ends the call, as dropping DTR
+// would on a real serial port.
+func (b *Bridge) AppDetached() { b.ctrl.events.signal(b.ctrl.events.detached) }
 
 // traceLine logs one plaintext AT line when the trace is on.
 func (b *Bridge) traceLine(dir, line string) {
@@ -431,18 +346,21 @@ func (b *Bridge) replyApp(line string) {
 	b.app.Write([]byte("\r\n" + line + "\r\n"))
 }
 
-// Stats returns a snapshot of the state and counters.
-func (b *Bridge) Stats() Stats {
+// inDataMode reports whether the application's stream is in a data-mode call.
+func (b *Bridge) inDataMode() bool {
 	b.mu.Lock()
-	st := Stats{State: b.state, Since: b.since, Version: b.secrets.Version(), Fingerprint: b.secrets.Fingerprint(),
-		ModemUp: b.state != StateModemLost}
-	if b.stats.Load(counters.Rekeys) > 0 {
-		st.LastRekey = b.lastRekey
+	defer b.mu.Unlock()
+	return b.stream.data
+}
+
+// setMode switches how downstream reads the module. Entering frames drops
+// whatever the opener held from before; downstream is not inside the opener
+// then, since it only feeds it in framed mode.
+func (b *Bridge) setMode(m mode) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if m == modeFramed && b.mode != modeFramed {
+		b.keys.opener.Reset()
 	}
-	if b.rekeyEvery > 0 && !b.lastRekey.IsZero() {
-		st.NextRekey = b.lastRekey.Add(b.rekeyEvery)
-	}
-	b.mu.Unlock()
-	st.Counters = b.stats.Snapshot()
-	return st
+	b.mode = m
 }

@@ -9,11 +9,14 @@ import (
 	"time"
 
 	"github.com/c2cbridge/c2cbridge/at"
+	"github.com/c2cbridge/c2cbridge/usec"
 )
 
 // commandSpec describes one command of the bridge's own.
 type commandSpec struct {
-	line     string // the command without CR; may hold secrets: never log it
+	// line is the command without CR. A security command's line holds
+	// te_secret: command wipes it once written, and it is never logged.
+	line     []byte
 	name     string // what logs and errors call it (no secrets)
 	framed   bool   // send it inside a frame (in a session)
 	timeout  time.Duration
@@ -24,12 +27,17 @@ type commandSpec struct {
 	connect  bool   // CONNECT answers it (ATO)
 }
 
+// secret reports whether the line carries te_secret.
+func (s *commandSpec) secret() bool {
+	return usec.IsCommand(string(s.line[:min(len(s.line), len(usec.CommandPrefix))]))
+}
+
 // command is a bridge command in flight: downstream feeds it lines until a
 // final result code.
 type command struct {
 	spec      commandSpec
-	connected bool // a CONNECT answered a connect command (mu)
-	split     at.LineSplitter
+	echo      string // the line as sent, to skip its echo; "" for a security command
+	connected bool   // a CONNECT answered a connect command (mu)
 	coll      at.Collector
 	once      sync.Once
 	done      chan struct{}
@@ -37,17 +45,30 @@ type command struct {
 
 func (c *command) finish() { c.once.Do(func() { close(c.done) }) }
 
-// command sends a command of the bridge's own and waits for its answer.
-// The caller makes sure the application is not mid-command: it holds
-// application input (hold) or no session is up.
+// simple returns the spec of a plain-text command line without secrets.
+func simple(line, name string, timeout time.Duration) commandSpec {
+	return commandSpec{line: []byte(line), name: name, timeout: timeout}
+}
+
+// command sends a command of the bridge's own and waits for its answer,
+// beating the heartbeat meanwhile. The caller makes sure the application
+// is not mid-command: it holds application input or no session is up.
 func (b *Bridge) command(ctx context.Context, spec commandSpec) (at.Response, error) {
+	secret := spec.secret()
 	if spec.name == "" {
-		spec.name = spec.line
+		spec.name = string(spec.line)
 	}
-	c := &command{spec: spec, done: make(chan struct{}), coll: at.Collector{Command: spec.line}}
+	c := &command{spec: spec, done: make(chan struct{})}
+	if !secret {
+		c.echo = string(spec.line)
+		c.coll.Command = c.echo
+		b.traceLine("bridge>module", c.echo)
+	} else {
+		b.traceLine("bridge>module", spec.name)
+	}
 	b.mu.Lock()
 	b.ctl = c
-	lost := b.done
+	l := b.link
 	b.mu.Unlock()
 	defer func() {
 		b.mu.Lock()
@@ -57,10 +78,9 @@ func (b *Bridge) command(ctx context.Context, spec commandSpec) (at.Response, er
 		b.mu.Unlock()
 	}()
 
-	b.traceLine("bridge>module", spec.line)
-	out := []byte(spec.line + "\r")
-	if spec.raw {
-		out = out[:len(spec.line)]
+	out := spec.line
+	if !spec.raw {
+		out = append(out, '\r')
 	}
 	b.wmu.Lock()
 	var err error
@@ -70,20 +90,29 @@ func (b *Bridge) command(ctx context.Context, spec commandSpec) (at.Response, er
 		err = b.writeModem(out)
 	}
 	b.wmu.Unlock()
+	if secret {
+		usec.Wipe(out)
+		usec.Wipe(spec.line)
+	}
 	if err != nil {
 		return at.Response{}, fmt.Errorf("%s: %w", spec.name, err)
 	}
 
 	t := time.NewTimer(spec.timeout)
 	defer t.Stop()
-	select {
-	case <-c.done:
-	case <-t.C:
-		return at.Response{}, fmt.Errorf("%s: %w within %v", spec.name, at.ErrTimeout, spec.timeout)
-	case <-ctx.Done():
-		return at.Response{}, fmt.Errorf("%s: %w", spec.name, ctx.Err())
-	case <-lost:
-		return at.Response{}, fmt.Errorf("%s: %w", spec.name, ErrModemLost)
+	for waiting := true; waiting; {
+		select {
+		case <-c.done:
+			waiting = false
+		case <-t.C:
+			return at.Response{}, fmt.Errorf("%s: %w within %v", spec.name, at.ErrTimeout, spec.timeout)
+		case <-ctx.Done():
+			return at.Response{}, fmt.Errorf("%s: %w", spec.name, ctx.Err())
+		case <-l.done:
+			return at.Response{}, fmt.Errorf("%s: %w", spec.name, ErrModemLost)
+		case <-b.beatC():
+			b.heartbeat()
+		}
 	}
 	b.mu.Lock()
 	resp := c.coll.Response()
@@ -92,11 +121,9 @@ func (b *Bridge) command(ctx context.Context, spec commandSpec) (at.Response, er
 		resp.Final, err = at.Connect, nil
 	}
 	b.mu.Unlock()
-	if err != nil {
-		var re *at.ResultError
-		if errors.As(err, &re) {
-			re.Command = spec.name
-		}
+	var re *at.ResultError
+	if errors.As(err, &re) {
+		re.Command = spec.name
 	}
 	return resp, err
 }
@@ -113,11 +140,16 @@ func (b *Bridge) commandLine(c *command, line string) (mine, done bool) {
 	if !active {
 		return false, true // finished: later lines belong to the application
 	}
-	mine = at.IsFinal(line) || strings.EqualFold(strings.TrimSpace(line), c.spec.line) ||
+	echo := c.echo != "" && strings.EqualFold(strings.TrimSpace(line), c.echo) ||
+		c.echo == "" && usec.IsCommand(line)
+	mine = echo || at.IsFinal(line) ||
 		(c.spec.expect != "" && strings.HasPrefix(line, c.spec.expect)) ||
 		(c.spec.connect && at.IsConnect(line))
 	if !mine {
 		return false, false
+	}
+	if echo && c.echo == "" {
+		return true, false // the echo of a security command: it holds te_secret
 	}
 	b.traceLine("module>bridge", line)
 	b.mu.Lock()
@@ -140,11 +172,10 @@ func (b *Bridge) commandLine(c *command, line string) (mine, done bool) {
 		switch {
 		case c.spec.toFramed:
 			b.mode = modeFramed
-			b.opener.Reset()
-			b.replay.reset()
+			b.keys.opener.Reset()
+			b.keys.replay.reset()
 		case c.spec.toPlain:
 			b.mode = modePlain
-			b.up = false
 		}
 	}
 	b.mu.Unlock()

@@ -159,7 +159,7 @@ func TestNoGoroutineLeft(t *testing.T) {
 func TestOpenBackoff(t *testing.T) {
 	app, _ := net.Pipe()
 	modem, _ := net.Pipe()
-	b, err := New(Config{Secrets: newSecrets(t, c2c.V2), Logger: slog.New(slog.DiscardHandler)}, app, modem)
+	b, err := New(Config{Secrets: newSecrets(t, c2c.V2), ProbeTimeout: time.Second, Logger: slog.New(slog.DiscardHandler)}, app, modem)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +172,7 @@ func TestOpenBackoff(t *testing.T) {
 	for range 4 {
 		before := time.Now()
 		b.waitBackoff(cancelled) // would wait: returns at once on the cancelled context
-		waits = append(waits, b.nextOpen.Sub(before).Round(10*time.Millisecond))
+		waits = append(waits, b.ctrl.nextOpen.Sub(before).Round(10*time.Millisecond))
 	}
 	want := []time.Duration{firstBackoff, 2 * firstBackoff, 4 * firstBackoff, 8 * firstBackoff}
 	for i := range want {
@@ -180,7 +180,7 @@ func TestOpenBackoff(t *testing.T) {
 			t.Fatalf("waits %v, want %v", waits, want)
 		}
 	}
-	b.nextOpen = time.Now().Add(-2 * stableSession) // a long session since
+	b.ctrl.nextOpen = time.Now().Add(-2 * stableSession) // a long session since
 	if !b.waitBackoff(cancelled) {
 		t.Fatal("the backoff did not start over after a stable session")
 	}

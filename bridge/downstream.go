@@ -4,9 +4,33 @@ import (
 	"errors"
 	"time"
 
+	"github.com/c2cbridge/c2cbridge/at"
 	"github.com/c2cbridge/c2cbridge/counters"
 	c2c "github.com/c2cbridge/c2cbridge/crypto"
 )
+
+// downstream is the state only the downstream goroutine uses. Links run
+// one downstream at a time: a new one starts only after the old one ended.
+type downstream struct {
+	// feeding is the key generation whose opener downstream feeds; when
+	// the control loop swaps generations, downstream wipes the old opener.
+	feeding *keys
+	// lines splits the authentic plaintext into lines, once, for the
+	// command in flight, the stream tracker and the trace.
+	lines at.LineSplitter
+	// plainLines splits what is not authentic plaintext: the module's
+	// plain text between sessions, and stray bytes inside one.
+	plainLines at.LineSplitter
+}
+
+// retire wipes the opener downstream fed before, if cur replaced it, and
+// moves on to cur. Called with mu held.
+func (d *downstream) retire(cur *keys) {
+	if d.feeding != nil && d.feeding != cur {
+		d.feeding.opener.Zero()
+	}
+	d.feeding = cur
+}
 
 // timeout is implemented by deadline errors (os.ErrDeadlineExceeded and
 // net errors).
@@ -17,62 +41,58 @@ func isTimeout(err error) bool {
 	return errors.As(err, &t) && t.Timeout()
 }
 
-// downstream reads the modem until it fails or is stopped. It is the only
-// reader of the modem and the only user of the opener.
-func (b *Bridge) downstream(conn ModemConn, done chan struct{}) {
-	defer close(done)
+// downstream reads the link's connection until it fails or is stopped. It
+// is the only reader of the modem and the only user of the opener.
+func (b *Bridge) downstream(l *link) {
+	defer close(l.done)
 	buf := make([]byte, readSize)
 	for {
 		b.mu.Lock()
-		if b.downStopped {
-			b.mu.Unlock()
+		k := b.current()
+		var deadline time.Time
+		if b.mode == modeFramed && k.opener.Pending() > 0 {
+			deadline = time.Now().Add(k.opener.StallTimeout())
+		}
+		b.mu.Unlock()
+		if !l.armRead(deadline) {
 			return
 		}
-		var deadline time.Time
-		if b.mode == modeFramed && b.opener.Pending() > 0 {
-			deadline = time.Now().Add(b.opener.StallTimeout())
-		}
-		conn.SetReadDeadline(deadline)
-		b.mu.Unlock()
-
-		n, err := conn.Read(buf)
+		n, err := l.conn.Read(buf)
 		now := time.Now()
 		if n > 0 {
 			b.stats.Add(counters.LineBytesDown, uint64(n))
 			b.fromModem(buf[:n], now)
 		}
-		if err != nil {
-			if isTimeout(err) {
-				b.mu.Lock()
-				old := b.swapOpener()
-				framed, o := b.mode == modeFramed, b.opener
-				b.mu.Unlock()
-				if old != nil {
-					old.Zero()
-				}
-				if framed {
-					o.Poll(now, b.onFrameEvent)
-				}
-				continue
-			}
-			b.mu.Lock()
-			b.downErr = err
-			b.mu.Unlock()
-			return
+		if err == nil {
+			continue
 		}
+		if isTimeout(err) {
+			b.mu.Lock()
+			framed, o := b.mode == modeFramed, b.current().opener
+			b.mu.Unlock()
+			if framed {
+				o.Poll(now, b.onFrameEvent)
+			}
+			continue
+		}
+		l.fail(err)
+		return
 	}
+}
+
+// current returns the current key generation for downstream, wiping the
+// opener of one it replaced. The caller holds mu and is downstream.
+func (b *Bridge) current() *keys {
+	b.down.retire(b.keys)
+	return b.keys
 }
 
 // fromModem handles bytes read from the modem in the current mode.
 func (b *Bridge) fromModem(p []byte, now time.Time) {
 	for len(p) > 0 {
 		b.mu.Lock()
-		old := b.swapOpener()
-		m, o := b.mode, b.opener
+		m, o := b.mode, b.current().opener
 		b.mu.Unlock()
-		if old != nil {
-			old.Zero()
-		}
 		if m == modePlain {
 			p = p[b.fromModemPlain(p):]
 			continue
@@ -82,20 +102,10 @@ func (b *Bridge) fromModem(p []byte, now time.Time) {
 	}
 }
 
-// swapOpener installs an opener made for new secrets and returns the old
-// one for downstream to wipe. The caller holds mu and is downstream.
-func (b *Bridge) swapOpener() *c2c.Opener {
-	if b.nextOpener == nil {
-		return nil
-	}
-	old := b.opener
-	b.opener, b.nextOpener = b.nextOpener, nil
-	return old
-}
-
-// fromModemPlain handles plain text from the module: only a command of the
-// bridge's own may read it; it never reaches the application. It returns how
-// many bytes it consumed (fewer than len(p) when the mode switched).
+// fromModemPlain handles plain text from the module: only a plain command
+// of the bridge's own may read it; it never reaches the application. It
+// returns how many bytes it consumed (fewer than len(p) when the mode
+// switched).
 func (b *Bridge) fromModemPlain(p []byte) int {
 	b.mu.Lock()
 	c := b.ctl
@@ -104,7 +114,7 @@ func (b *Bridge) fromModemPlain(p []byte) int {
 		b.stats.Add(counters.PlainDropped, uint64(len(p)))
 		return len(p)
 	}
-	return c.split.FeedUntil(p, func(line string) bool {
+	return b.down.plainLines.FeedUntil(p, func(line string) bool {
 		_, done := b.commandLine(c, line)
 		return done
 	})
@@ -127,7 +137,7 @@ func (b *Bridge) onFrameEvent(ev *c2c.Event) {
 	switch ev.Kind {
 	case c2c.Plaintext:
 		b.mu.Lock()
-		replayed := b.replay.seen(&ev.IV)
+		replayed := b.current().replay.seen(&ev.IV)
 		b.mu.Unlock()
 		if replayed {
 			b.stats.Inc(counters.Replays)
@@ -135,7 +145,7 @@ func (b *Bridge) onFrameEvent(ev *c2c.Event) {
 			return
 		}
 		b.stats.Inc(counters.FramesDown)
-		b.lastRx.Store(time.Now().UnixNano())
+		b.act.lastRx.Store(time.Now().UnixNano())
 		b.deliver(ev.Data)
 	case c2c.Rejected:
 		b.stats.Inc(rejectCounter(ev.Err))
@@ -151,13 +161,13 @@ func (b *Bridge) onFrameEvent(ev *c2c.Event) {
 // control loop check the session. The bytes themselves go nowhere.
 func (b *Bridge) noticeStray(p []byte) {
 	text := false
-	b.strayLines.Feed(p, func(line string) {
+	b.down.plainLines.Feed(p, func(line string) {
 		if len(line) >= 2 && printable(line) {
 			text = true
 		}
 	})
 	if text {
-		b.signal(b.suspect)
+		b.ctrl.events.signal(b.ctrl.events.suspect)
 	}
 }
 
@@ -170,45 +180,51 @@ func printable(s string) bool {
 	return true
 }
 
-// signal wakes the control loop without blocking.
-func (b *Bridge) signal(ch chan struct{}) {
-	select {
-	case ch <- struct{}{}:
-	default:
-	}
-}
-
-// deliver hands authentic plaintext to the command in flight (its answer)
-// and to the application (everything else).
+// deliver hands authentic plaintext on. With a command of the bridge's own
+// in flight it splits it into lines, gives the command its answer and
+// writes the other lines to the application; in data mode it writes it to
+// the application as it is; in command mode as it is too, after splitting
+// it into lines for the stream tracker and the trace. Each byte is split
+// once, by the one splitter.
 func (b *Bridge) deliver(p []byte) {
 	b.mu.Lock()
 	c := b.ctl
-	b.mu.Unlock()
-	if c != nil && c.spec.framed {
-		var urc []byte
-		c.split.Feed(p, func(line string) {
-			if mine, _ := b.commandLine(c, line); !mine {
-				urc = append(urc, "\r\n"+line+"\r\n"...)
-			}
-		})
-		if len(urc) > 0 {
-			b.toApp(urc)
-		}
+	if c != nil && !c.spec.framed {
+		c = nil
+	}
+	if c == nil && b.stream.data {
+		b.stream.fromModuleData(p)
+		b.mu.Unlock()
+		b.down.lines.Reset()
+		b.toApp(p)
 		return
 	}
-	b.toApp(p)
+	b.mu.Unlock()
+	var urc []byte
+	b.down.lines.Feed(p, func(line string) {
+		if c != nil {
+			if mine, _ := b.commandLine(c, line); mine {
+				return
+			}
+			urc = append(urc, "\r\n"+line+"\r\n"...)
+		}
+		b.mu.Lock()
+		b.stream.fromModuleLine(line)
+		b.mu.Unlock()
+		b.traceLine("module>app", line)
+	})
+	switch {
+	case c == nil:
+		b.toApp(p)
+	case len(urc) > 0:
+		b.toApp(urc)
+	}
 }
 
-// toApp writes plaintext to the application and follows the AT stream.
+// toApp writes plaintext to the application.
 func (b *Bridge) toApp(p []byte) {
-	b.mu.Lock()
-	data := b.stream.data
-	b.stream.fromModule(p)
-	b.mu.Unlock()
-	if !data && b.trace.Load() {
-		b.traceDown.Feed(p, func(line string) { b.traceLine("module>app", line) })
-	}
 	b.stats.Add(counters.AppBytesDown, uint64(len(p)))
+	b.checkRekeyBytes()
 	if _, err := b.app.Write(p); err != nil {
 		b.log.Debug("write to the application", "err", err)
 	}

@@ -35,6 +35,10 @@ type Stats struct {
 	Since       time.Time
 	Version     c2c.Version
 	Fingerprint string
+	// KeyFileUnsaved is true while the key file could not be written when
+	// it had to be: rekeys wait, and secrets the module issued may exist
+	// only in memory.
+	KeyFileUnsaved bool
 	// Counters are the counters since New, indexed by counters.ID.
 	Counters counters.Snapshot
 }

@@ -19,7 +19,6 @@ type streamState struct {
 	sent     time.Time // when the command in flight went out
 	escape   bool      // the application sent +++ in data mode
 	line     []byte    // command line typed so far, not yet sent
-	down     at.LineSplitter
 }
 
 var (
@@ -65,27 +64,28 @@ func (s *streamState) fromApp(p, out []byte, now time.Time) (_ []byte, refused i
 	return out, refused
 }
 
-// fromModule follows the module's authentic output to the application.
-func (s *streamState) fromModule(p []byte) {
-	if s.data {
-		// Data bytes are not lines: look only for what ends data mode
-		// (the module sends it as one piece).
-		if bytes.Contains(p, noCarrier) || (s.escape && bytes.Contains(p, okLine)) {
-			s.data, s.escape, s.inFlight, s.prompt = false, false, false, false
-		}
-		s.down.Reset()
-		return
+// fromModuleData follows the module's authentic output during a call:
+// data bytes are not lines, so it looks only for what ends data mode (the
+// module sends it as one piece).
+func (s *streamState) fromModuleData(p []byte) {
+	if bytes.Contains(p, noCarrier) || (s.escape && bytes.Contains(p, okLine)) {
+		s.data, s.escape, s.inFlight, s.prompt = false, false, false, false
 	}
-	s.down.Feed(p, func(line string) {
-		switch {
-		case at.IsConnect(line):
-			s.data, s.inFlight, s.prompt = true, false, false
-		case at.IsFinal(line):
-			s.inFlight, s.prompt = false, false
-		case at.IsPrompt(line):
-			s.prompt = true
-		}
-	})
+}
+
+// fromModuleLine follows one line of the module's authentic output in
+// command mode.
+func (s *streamState) fromModuleLine(line string) {
+	switch {
+	case s.data:
+		// CONNECT came earlier in the same piece: the rest is call data.
+	case at.IsConnect(line):
+		s.data, s.inFlight, s.prompt = true, false, false
+	case at.IsFinal(line):
+		s.inFlight, s.prompt = false, false
+	case at.IsPrompt(line):
+		s.prompt = true
+	}
 }
 
 // idle reports whether the bridge may inject a command now: command mode,

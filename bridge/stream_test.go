@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/c2cbridge/c2cbridge/at"
 	c2c "github.com/c2cbridge/c2cbridge/crypto"
 )
 
@@ -62,6 +63,7 @@ func TestStreamState(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var s streamState
+			var lines at.LineSplitter
 			for i, st := range tc.steps {
 				if st.app != "" {
 					out, refused := s.fromApp([]byte(st.app), nil, now)
@@ -70,7 +72,12 @@ func TestStreamState(t *testing.T) {
 					}
 				}
 				if st.module != "" {
-					s.fromModule([]byte(st.module))
+					// As downstream does: data as it is, else line by line.
+					if s.data {
+						s.fromModuleData([]byte(st.module))
+					} else {
+						lines.Feed([]byte(st.module), s.fromModuleLine)
+					}
 				}
 				if got := s.idle(now, time.Minute); got != st.idle {
 					t.Fatalf("step %d: idle %v, want %v (%+v)", i, got, st.idle, s)
@@ -104,25 +111,5 @@ func TestReplaySet(t *testing.T) {
 	r.reset()
 	if r.seen(iv(9)) {
 		t.Fatal("reset kept IVs")
-	}
-}
-
-func TestParseRekeyAnswer(t *testing.T) {
-	cur := &c2c.Secrets{TESecret: c2c.Secret{1}, Key: c2c.Secret{2}, HMACKey: c2c.Secret{3}}
-	next, err := parseRekeyAnswer(`+USECC2C: 3,0,"00112233445566778899AABBCCDDEEFF","ffeeddccbbaa99887766554433221100"`, cur)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if next.TESecret != cur.TESecret || next.Key[1] != 0x11 || next.HMACKey[0] != 0xff || next.Version() != c2c.V2 {
-		t.Fatalf("parsed %v", next)
-	}
-	next, err = parseRekeyAnswer(`+USECC2C: 3,0,"00112233445566778899aabbccddeeff"`, cur)
-	if err != nil || next.Version() != c2c.V1 {
-		t.Fatalf("V1 answer: %v", err)
-	}
-	for _, bad := range []string{`+USECC2C: 3,1,"00"`, `+USECC2C: 0,0,"00112233445566778899aabbccddeeff"`, `+USECC2C: 3,0,"zz"`} {
-		if _, err := parseRekeyAnswer(bad, cur); err == nil {
-			t.Errorf("%q accepted", bad)
-		}
 	}
 }

@@ -1,10 +1,13 @@
 package bridge
 
 import (
-	"bytes"
-	"github.com/c2cbridge/c2cbridge/counters"
+	"fmt"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/c2cbridge/c2cbridge/counters"
+	c2c "github.com/c2cbridge/c2cbridge/crypto"
 )
 
 // Pacing of upstream frames (Config.PaceBaud).
@@ -27,10 +30,10 @@ func (b *Bridge) upstream() {
 	var out []byte
 	for {
 		b.mu.Lock()
-		for len(b.held) >= maxHeld && !b.upStopped {
-			b.cond.Wait()
+		for len(b.in.held) >= maxHeld && !b.in.stopped {
+			b.in.cond.Wait()
 		}
-		stop := b.upStopped
+		stop := b.in.stopped
 		if !stop {
 			// Under mu, so Run's stop deadline cannot be overwritten.
 			var deadline time.Time
@@ -70,7 +73,7 @@ func (b *Bridge) sendAt() time.Time {
 	if b.cfg.PaceBaud <= 0 {
 		return time.Time{}
 	}
-	return time.Unix(0, b.lineFree.Load()).Add(-paceLead)
+	return time.Unix(0, b.act.lineFree.Load()).Add(-paceLead)
 }
 
 // take follows the application's AT stream through p and appends to out
@@ -103,24 +106,127 @@ func (b *Bridge) send(out []byte) []byte {
 	b.wmu.Lock()
 	defer b.wmu.Unlock()
 	b.mu.Lock()
-	if b.hold || !b.up {
-		b.held = append(b.held, out...)
+	l := b.link
+	if b.in.hold || b.phase.state != StateOpen || l.failed() {
+		b.in.held = append(b.in.held, out...)
 		b.mu.Unlock()
 		return out[:0]
 	}
 	b.mu.Unlock()
 	if err := b.sealAndWrite(out); err != nil {
 		// Keep the bytes for the next connection (frames cut short on the
-		// line are dropped by the module) and make downstream notice.
+		// line are dropped by the module); the link's failure makes the
+		// control loop reconnect.
 		b.log.Warn("sending to the module failed; holding input until it is back", "err", err)
 		b.mu.Lock()
-		b.held = append(bytes.Clone(out), b.held...)
-		b.up = false
+		b.in.held = append(b.in.held, out...)
 		b.mu.Unlock()
-		b.modem.Close()
 		return out[:0]
 	}
 	b.stats.Add(counters.AppBytesUp, uint64(len(out)))
-	b.lastTx.Store(time.Now().UnixNano())
+	b.checkRekeyBytes()
+	b.act.lastTx.Store(time.Now().UnixNano())
 	return out[:0]
+}
+
+// input is the application input between upstream and the module: held
+// while the control loop has a command of its own in flight or the session
+// is not open, flowing otherwise. Guarded by mu.
+type input struct {
+	hold    bool       // the control loop holds input (tryHold, holdNow; flushHeld releases)
+	held    []byte     // application bytes taken but not yet sent
+	stopped bool       // Run stops upstream
+	cond    *sync.Cond // signalled when held shrinks or stopped is set
+}
+
+// tryHold holds application input if the session is open and the AT
+// stream is idle in command mode right now, and reports whether it did.
+func (b *Bridge) tryHold() bool {
+	b.wmu.Lock()
+	defer b.wmu.Unlock()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.phase.state != StateOpen || b.in.hold || !b.stream.idle(time.Now(), b.cfg.CommandTimeout) {
+		return false
+	}
+	b.in.hold = true
+	return true
+}
+
+// holdNow holds application input whatever the stream is doing (the
+// module is gone or rebooted: a command in flight will not be answered).
+func (b *Bridge) holdNow() {
+	b.wmu.Lock()
+	b.mu.Lock()
+	b.in.hold = true
+	b.mu.Unlock()
+	b.wmu.Unlock()
+}
+
+// flushHeld sends the application input held while the session was busy,
+// then lets upstream send directly again.
+func (b *Bridge) flushHeld() error {
+	b.wmu.Lock()
+	defer b.wmu.Unlock()
+	b.mu.Lock()
+	held := b.in.held
+	b.in.held = nil
+	b.mu.Unlock()
+	var err error
+	if len(held) > 0 {
+		err = b.sealAndWrite(held)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err != nil {
+		b.in.held = append(held, b.in.held...)
+		return err
+	}
+	b.stats.Add(counters.AppBytesUp, uint64(len(held)))
+	b.in.hold = false
+	b.in.cond.Broadcast()
+	return nil
+}
+
+// releaseHold lets application input flow again after a command of the
+// bridge's own.
+func (b *Bridge) releaseHold() {
+	if err := b.flushHeld(); err != nil {
+		b.log.Warn("sending held input", "err", err)
+	}
+}
+
+// writeModem writes p to the current link; the caller holds wmu. A failed
+// write fails the link.
+func (b *Bridge) writeModem(p []byte) error {
+	if b.cfg.PaceBaud > 0 {
+		now := time.Now().UnixNano()
+		busy := int64(len(p)) * int64(10*time.Second) / int64(b.cfg.PaceBaud)
+		b.act.lineFree.Store(max(b.act.lineFree.Load(), now) + busy)
+	}
+	b.mu.Lock()
+	l := b.link
+	b.mu.Unlock()
+	if _, err := l.conn.Write(p); err != nil {
+		err = fmt.Errorf("%w: write: %v", ErrModemLost, err)
+		l.fail(err)
+		return err
+	}
+	b.stats.Add(counters.LineBytesUp, uint64(len(p)))
+	return nil
+}
+
+// sealAndWrite seals p into frames with the current keys and writes them
+// in one write; the caller holds wmu.
+func (b *Bridge) sealAndWrite(p []byte) error {
+	b.mu.Lock()
+	sealer := b.keys.sealer
+	b.mu.Unlock()
+	var err error
+	b.wbuf, err = sealer.Seal(b.wbuf[:0], p)
+	if err != nil {
+		return err
+	}
+	b.stats.Add(counters.FramesUp, uint64((len(p)+c2c.MaxHostPlaintext-1)/c2c.MaxHostPlaintext))
+	return b.writeModem(b.wbuf)
 }

@@ -18,6 +18,7 @@ import (
 
 	c2c "github.com/c2cbridge/c2cbridge/crypto"
 	"github.com/c2cbridge/c2cbridge/modemside"
+	"github.com/c2cbridge/c2cbridge/usec"
 	"gopkg.in/yaml.v3"
 )
 
@@ -30,10 +31,10 @@ const (
 	DefaultProbeTimeout = 2 * time.Second
 	// DefaultOpenTimeout is session.open_timeout: the wait for the answer
 	// to AT+USECC2C=1 (security commands can be slow).
-	DefaultOpenTimeout = 150 * time.Second
+	DefaultOpenTimeout = usec.Timeout
 	// DefaultCommandTimeout is session.command_timeout: the wait for the
 	// answer to the other security commands.
-	DefaultCommandTimeout = 150 * time.Second
+	DefaultCommandTimeout = usec.Timeout
 	// DefaultMaxFrame is session.max_frame, the largest plaintext accepted
 	// in one module frame.
 	DefaultMaxFrame      = c2c.DefaultMaxPlaintext

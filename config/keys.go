@@ -152,6 +152,23 @@ func WriteKeyFile(path string, kf *KeyFile) error {
 	return WriteFileAtomic(path, data, KeyFileMode)
 }
 
+// CheckKeyFileWritable reports whether WriteKeyFile could write path now:
+// it creates and removes a temporary file in path's directory, as
+// WriteKeyFile's first step does.
+func CheckKeyFileWritable(path string) error {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".check-*")
+	if err != nil {
+		return fmt.Errorf("key file %s cannot be written: %w", path, err)
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return nil
+}
+
 // WriteFileAtomic writes data to path atomically with the given mode (see
 // WriteKeyFile).
 func WriteFileAtomic(path string, data []byte, mode os.FileMode) (err error) {

@@ -172,7 +172,7 @@ func open(cfg Config) (*PTY, error) {
 	}
 	p.wg.Add(1)
 	go p.watch()
-	log.Info("virtual tty ready", "path", path)
+	log.Debug("pseudo-terminal made", "path", path)
 	return p, nil
 }
 

@@ -34,14 +34,18 @@ type Snapshot struct {
 	ModuleAttached bool `json:"module_attached"`
 	// Fingerprint identifies the pairing secrets in use (8 hex digits of
 	// a hash); it reveals nothing about them.
-	Fingerprint string   `json:"fingerprint"`
-	Counters    Counters `json:"counters"`
+	Fingerprint string `json:"fingerprint"`
+	// KeyFileUnsaved is true while the daemon could not write its key file
+	// when it had to: rekeys wait, and secrets the module issued may exist
+	// only in memory (a restart would lose them).
+	KeyFileUnsaved bool     `json:"key_file_unsaved"`
+	Counters       Counters `json:"counters"`
 }
 
 // Session describes the secure session.
 type Session struct {
 	// State is the bridge's session state: "starting", "opening", "open",
-	// "rekeying", "closing", "closed" or "module lost".
+	// "rekeying", "module rebooted", "module lost", "closing" or "closed".
 	State string `json:"state"`
 	// Version is the frame format of the secrets in use: "V1" or "V2".
 	Version string `json:"version"`
@@ -92,6 +96,9 @@ func formatAt(w io.Writer, s Snapshot, now time.Time) error {
 		fp = "unknown"
 	}
 	fmt.Fprintf(tw, "fingerprint:\t%s\n", fp)
+	if s.KeyFileUnsaved {
+		fmt.Fprintf(tw, "key file:\t%s\n", "NOT SAVED: rekeys wait; see the log")
+	}
 	fmt.Fprintln(tw, "counters:") // no cell: the counters align on their own
 	for _, c := range s.Counters.List() {
 		fmt.Fprintf(tw, "  %s\t%d\n", c.Name, c.Value)

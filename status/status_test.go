@@ -66,6 +66,7 @@ var contractFields = []struct {
 	{[]string{"application_attached"}, "bool"},
 	{[]string{"module_attached"}, "bool"},
 	{[]string{"fingerprint"}, "string"},
+	{[]string{"key_file_unsaved"}, "bool"},
 	{[]string{"counters", "app_bytes_up"}, "number"},
 	{[]string{"counters", "app_bytes_down"}, "number"},
 	{[]string{"counters", "line_bytes_up"}, "number"},

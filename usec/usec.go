@@ -30,6 +30,7 @@ import (
 	"encoding/hex"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/c2cbridge/c2cbridge/at"
 	c2c "github.com/c2cbridge/c2cbridge/crypto"
@@ -74,6 +75,11 @@ const AnswerPrefix = "+USECC2C:"
 // NotAllowedLine is the vendor's bare refusal of a pairing or an open, a
 // final result of its own besides the at.IsFinal ones.
 const NotAllowedLine = "NOT_ALLOWED"
+
+// Timeout is how long a security command may take to be answered: the
+// vendor's host library allows 150 s for every one of them, the open
+// included (docs/protocol.md, "Errors and timeouts").
+const Timeout = 150 * time.Second
 
 // quotedSecretLen is the length of a secret written as a quoted AT string
 // parameter, with the comma before it: ,"<32 hex>".

@@ -204,6 +204,8 @@ func TestE2ECallEndsWhenItsApplicationLeaves(t *testing.T) {
 				})
 				next.expectCommand("AT", answerOK)
 				next.close()
+				// The next round's application is a new process too.
+				time.Sleep(20 * time.Millisecond)
 			}
 			checkCleanSession(t, r.stats())
 		})

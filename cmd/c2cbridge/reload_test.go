@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/c2cbridge/c2cbridge/bridge"
 	"github.com/c2cbridge/c2cbridge/config"
@@ -29,7 +30,7 @@ func TestReload(t *testing.T) {
 	}
 	app, _ := net.Pipe()
 	modem, _ := net.Pipe()
-	b, err := bridge.New(bridge.Config{Secrets: &c2c.Secrets{Key: c2c.Secret{1}}}, app, modem)
+	b, err := bridge.New(bridge.Config{Secrets: &c2c.Secrets{Key: c2c.Secret{1}}, ProbeTimeout: time.Second}, app, modem)
 	if err != nil {
 		t.Fatal(err)
 	}

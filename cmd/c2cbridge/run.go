@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -111,23 +110,16 @@ func runBridgeWith(ctx context.Context, cfg *config.Config, log *slog.Logger, op
 	if err != nil {
 		return err
 	}
-	defer kf.Secrets.Zero()
-	mcfg := modemside.Config{Device: cfg.Modem.Device, Baud: cfg.Modem.Baud, DataBits: cfg.Modem.DataBits,
-		Parity: cfg.Modem.Parity, StopBits: cfg.Modem.StopBits, FlowControl: cfg.Modem.FlowControl}
-	port, err := modemside.Open(mcfg)
+	// The bridge keeps its own copy of the secrets: these are wiped as
+	// soon as it has been made.
+	defer zeroKeyFile(kf)
+	if err := checkKeyFile(kf); err != nil {
+		return fmt.Errorf("key file %s: %w", cfg.Keys.File, err)
+	}
+	port, err := modemside.Open(cfg.Modem.Config)
 	if err != nil {
 		return err
 	}
-	// The bridge reopens the device after an unplug; close whichever port
-	// is current at the end.
-	var portMu sync.Mutex
-	current := port
-	defer func() {
-		portMu.Lock()
-		current.Close()
-		portMu.Unlock()
-	}()
-	var b *bridge.Bridge
 	detached := make(chan struct{}, 1)
 	tty, err := ptyside.Open(ptyside.Config{Link: cfg.PTY.Link, Mode: cfg.PTY.Mode.Perm(), Group: cfg.PTY.Group,
 		Logger: log.With("side", "pty"),
@@ -140,48 +132,46 @@ func runBridgeWith(ctx context.Context, cfg *config.Config, log *slog.Logger, op
 			}
 		}})
 	if err != nil {
+		port.Close()
 		return err
 	}
 	defer tty.Close()
+	if port.IsPTY() && cfg.Modem.Pace == modemside.PaceAuto {
+		log.Debug("the modem device is a pseudo-terminal: upstream frames are not paced (modem.pace: on paces them)")
+	}
 	var ready atomic.Bool
-	watchEvery, watchdog := notify.WatchdogInterval()
-	var lastPing atomic.Int64
+	heartbeat, heartbeatEvery := func() {}, time.Duration(0)
+	if every, ok := notify.WatchdogInterval(); ok {
+		// The engine calls this from its control loop and from every wait
+		// it makes: it proves the daemon is alive, not that the module is
+		// (that goes in STATUS=).
+		heartbeat, heartbeatEvery = func() { notify.Watchdog() }, every
+	}
+	var b *bridge.Bridge
 	b, err = bridge.New(bridge.Config{
 		Secrets:  &kf.Secrets,
 		Previous: kf.Previous,
 		SaveSecrets: func(cur, prev *c2c.Secrets) error {
 			return config.WriteKeyFile(cfg.Keys.File, &config.KeyFile{Secrets: *cur, Previous: prev})
 		},
+		CanSave:        func() error { return config.CheckKeyFileWritable(cfg.Keys.File) },
 		Device:         cfg.Modem.Device,
 		Baud:           cfg.Modem.Baud,
-		PaceBaud:       paceBaud(cfg, port, log),
+		PaceBaud:       cfg.Modem.PaceBaud(port.IsPTY()),
 		ProbeTimeout:   cfg.Session.ProbeTimeout.D(),
 		OpenTimeout:    cfg.Session.OpenTimeout.D(),
 		CommandTimeout: cfg.Session.CommandTimeout.D(),
 		MaxFrame:       int(cfg.Session.MaxFrame),
 		Keepalive:      cfg.Session.Keepalive.D(),
 		Dial: func(context.Context) (bridge.ModemConn, error) {
-			p, err := modemside.Open(mcfg)
-			if err != nil {
-				return nil, err
-			}
-			portMu.Lock()
-			current = p
-			portMu.Unlock()
-			return p, nil
+			return modemside.Open(cfg.Modem.Config)
 		},
-		RekeyInterval: cfg.Session.RekeyInterval.D(),
-		RekeyBytes:    int64(cfg.Session.RekeyBytes),
-		Trace:         cfg.Log.Trace || opts.forceTrace,
-		Logger:        log,
-		Heartbeat: func() {
-			// The engine's own loop calls this: it proves the daemon is
-			// alive, not that the module is (that goes in STATUS=).
-			if now := time.Now().UnixNano(); watchdog && now-lastPing.Load() >= int64(watchEvery) {
-				lastPing.Store(now)
-				notify.Watchdog()
-			}
-		},
+		RekeyInterval:     cfg.Session.RekeyInterval.D(),
+		RekeyBytes:        int64(cfg.Session.RekeyBytes),
+		Trace:             cfg.Log.Trace || opts.forceTrace,
+		Logger:            log,
+		Heartbeat:         heartbeat,
+		HeartbeatInterval: heartbeatEvery,
 		OnState: func(s bridge.State) {
 			st := b.Stats()
 			switch {
@@ -203,8 +193,10 @@ func runBridgeWith(ctx context.Context, cfg *config.Config, log *slog.Logger, op
 		},
 	}, tty, port)
 	if err != nil {
+		port.Close()
 		return err
 	}
+	zeroKeyFile(kf)
 	srv, err := status.Listen(status.SocketPath(cfg.Status.Socket), cfg.Status.Group,
 		func() status.Snapshot { return snapshotFromBridge(b.Stats(), tty.Attached()) })
 	if err != nil {
@@ -276,20 +268,4 @@ func reload(cur *config.Config, b *bridge.Bridge, log *slog.Logger, opts runOpti
 	if len(restart) > 0 {
 		log.Warn("SIGHUP: these changes need a restart (systemctl restart c2cbridge)", "sections", restart)
 	}
-}
-
-// paceBaud applies modem.pace: auto paces a real UART to modem.baud and
-// leaves a pseudo-terminal (a simulated module) unpaced.
-func paceBaud(cfg *config.Config, port *modemside.Port, log *slog.Logger) int {
-	switch cfg.Modem.Pace {
-	case "on":
-		return cfg.Modem.Baud
-	case "off":
-		return 0
-	}
-	if port.IsPTY() {
-		log.Debug("the modem device is a pseudo-terminal: upstream frames are not paced (modem.pace: on paces them)")
-		return 0
-	}
-	return cfg.Modem.Baud
 }

@@ -77,6 +77,7 @@ func snapshotFromBridge(st bridge.Stats, attached bool) status.Snapshot {
 		ApplicationAttached: attached,
 		ModuleAttached:      st.ModemUp,
 		Fingerprint:         st.Fingerprint,
+		KeyFileUnsaved:      st.KeyFileUnsaved,
 		Counters:            st.Counters,
 	}
 }
@@ -87,6 +88,9 @@ func statusText(st bridge.Stats) string {
 	text := "session " + string(st.State) + ", " + st.Version.String() + ", fingerprint " + st.Fingerprint
 	if !st.ModemUp {
 		text += ": waiting for the modem"
+	}
+	if st.KeyFileUnsaved {
+		text += ", key file not saved"
 	}
 	return text
 }

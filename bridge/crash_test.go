@@ -185,3 +185,72 @@ func TestOpenBackoff(t *testing.T) {
 		t.Fatal("the backoff did not start over after a stable session")
 	}
 }
+
+// TestStartEndsCallLeftByCrash: a bridge killed mid-call leaves the module
+// in a session and in data mode, where every probe is call data. The next
+// bridge escapes, hangs up and carries on with the session.
+func TestStartEndsCallLeftByCrash(t *testing.T) {
+	versions(t, func(t *testing.T, v c2c.Version) {
+		s := newSecrets(t, v)
+		mod, err := modemsim.New(modemsim.Config{Secrets: s, EscapeGuard: 100 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer mod.Close()
+		run := func() (app net.Conn, crash func()) {
+			modemEnd, simEnd := net.Pipe()
+			ctx, cancel := context.WithCancel(context.Background())
+			served := make(chan struct{})
+			go func() { defer close(served); mod.Serve(ctx, simEnd) }()
+			app, bridgeApp := net.Pipe()
+			b, err := New(Config{Secrets: s, Device: "sim", ProbeTimeout: 500 * time.Millisecond,
+				EscapeGuard: 100 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)}, bridgeApp, modemEnd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			errc := make(chan error, 1)
+			go func() { errc <- b.Run(context.Background()) }()
+			return app, func() {
+				modemEnd.Close() // the process is gone: no shutdown reaches the module
+				if err := <-errc; !errors.Is(err, ErrModemLost) {
+					t.Errorf("run: %v", err)
+				}
+				cancel()
+				<-served
+				simEnd.Close()
+				app.Close()
+				bridgeApp.Close()
+			}
+		}
+		app, crash := run()
+		app.SetDeadline(time.Now().Add(hang))
+		app.Write([]byte("ATD*99#\r"))
+		buf := make([]byte, 64)
+		n, _ := io.ReadAtLeast(app, buf, len("\r\nCONNECT\r\n"))
+		if !strings.Contains(string(buf[:n]), "CONNECT") {
+			t.Fatalf("dial: %q", buf[:n])
+		}
+		crash()
+		if st := mod.Stats(); !st.InSession || !st.DataMode {
+			t.Fatalf("the crash should leave a call in a session: %+v", st)
+		}
+		app, crash = run()
+		defer crash()
+		app.SetDeadline(time.Now().Add(hang))
+		app.Write([]byte("AT+CGMI\r"))
+		var got string
+		for !strings.Contains(got, "OK") {
+			n, err := app.Read(buf)
+			if err != nil {
+				t.Fatalf("after the restart: %v (got %q)", err, got)
+			}
+			got += string(buf[:n])
+		}
+		if !strings.Contains(got, "u-blox") {
+			t.Fatalf("after the restart: %q", got)
+		}
+		if st := mod.Stats(); st.DataMode || st.Opens != 1 || st.Escapes != 1 {
+			t.Fatalf("module: data mode %v, opens %d, escapes %d; want the call ended in the first session", st.DataMode, st.Opens, st.Escapes)
+		}
+	})
+}

@@ -34,7 +34,7 @@ func (b *Bridge) start(ctx context.Context, reconnect bool) error {
 	switch {
 	case err == nil:
 	case errors.Is(err, at.ErrTimeout):
-		if !reconnect && b.probeSessionAnyGeneration(ctx) {
+		if !reconnect && (b.probeSessionAnyGeneration(ctx) || b.endStrandedCall(ctx)) {
 			s := b.currentSecrets()
 			b.log.Info("a secure session is still open from a previous run; carrying on with it",
 				"version", s.Version().String(), "fingerprint", s.Fingerprint())
@@ -110,13 +110,35 @@ func (b *Bridge) probeSessionAnyGeneration(ctx context.Context) bool {
 		return ok
 	}
 	if !ok {
+		cur := b.currentSecrets()
+		defer cur.Zero()
 		b.useSecrets(prev)
 		if !b.probeSession(ctx) {
+			b.useSecrets(&cur)
 			return false
 		}
 		b.log.Warn("the module still uses the previous secrets", "fingerprint", prev.Fingerprint())
 	}
 	b.saveCurrent()
+	return true
+}
+
+// endStrandedCall ends a data-mode call a previous run left in a session
+// (it crashed mid-call): the module takes every probe for call data, so
+// only the escape reaches it. An authentic OK to "+++" proves the session;
+// ATH ends the call. It reports whether the session is there.
+func (b *Bridge) endStrandedCall(ctx context.Context) bool {
+	b.setMode(modeFramed)
+	if err := b.escape(ctx, "+++ escape (a call left by a previous run?)"); err != nil {
+		b.setMode(modePlain)
+		return false
+	}
+	b.log.Warn("a data-mode call was left from a previous run; ending it")
+	ath := simple("ATH", "ATH", b.cfg.CommandTimeout)
+	ath.framed = true
+	if _, err := b.command(ctx, ath); err != nil {
+		b.log.Warn("ending the call left from a previous run", "err", err)
+	}
 	return true
 }
 

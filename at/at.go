@@ -57,11 +57,6 @@ func IsConnect(line string) bool {
 	return line == Connect || strings.HasPrefix(line, Connect+" ")
 }
 
-// IsError reports whether line is a final result code that reports failure.
-func IsError(line string) bool {
-	return IsFinal(line) && line != OK
-}
-
 // ResultError is the error of a command answered with a failure result code.
 type ResultError struct {
 	Command string // the command as sent, without the trailing CR

@@ -1,7 +1,13 @@
 // Package at holds the plain AT text conventions the rest of c2cbridge shares:
-// splitting a byte stream into response lines, telling final result codes
-// from intermediate and unsolicited lines, and a small transaction helper
-// for talking to a module in plain text.
+// splitting a byte stream into response lines (LineSplitter), telling final
+// result codes from intermediate, unsolicited and prompt lines (IsFinal,
+// IsConnect, IsPrompt), gathering the answer to one command from those lines
+// (Collector, Response), the errors a transaction ends in (ResultError,
+// ErrCommand, ErrTimeout), and hiding secret arguments from log lines (Redact).
+//
+// Package at does no I/O. Running a transaction on a port (send a command,
+// read its answer under a deadline) is modemside.Transactor's job, built on
+// these pieces.
 //
 // Nothing here knows about encryption: the same rules apply to the text a
 // module sends in the clear and to the plaintext recovered from C2C frames.

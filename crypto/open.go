@@ -111,9 +111,6 @@ func NewOpener(s *Secrets, maxPlaintext int) (*Opener, error) {
 	return o, nil
 }
 
-// Version returns the frame version the Opener reads.
-func (o *Opener) Version() Version { return o.c.version }
-
 // SetLineRate tells the Opener how fast bytes arrive on the line, so it can
 // tell a stalled frame from a slow one: baud is the line's bit rate (10 bits
 // a byte, as with 8N1), 0 when unknown (a pty); margin is added on top

@@ -40,9 +40,6 @@ func NewSealer(s *Secrets, rand io.Reader, maxPlaintext int) (*Sealer, error) {
 	return &Sealer{c: c, rand: rand, maxPlain: maxPlaintext}, nil
 }
 
-// Version returns the frame version the Sealer writes.
-func (s *Sealer) Version() Version { return s.c.version }
-
 // MaxPlaintext returns the most plaintext the Sealer puts in one frame.
 func (s *Sealer) MaxPlaintext() int { return s.maxPlain }
 

@@ -26,7 +26,8 @@
 //
 // The transitions, and what moves them:
 //
-//	starting        → opening          Run probes the module
+//	starting        → open             a session left open by a previous run answered
+//	starting        → opening          the module answered the plain AT probe: open a session
 //	opening         → open             the session answered an authentic AT
 //	open            → rekeying         a rekey is due, at an idle point
 //	rekeying        → open             the next session answered (or the module refused in the session)

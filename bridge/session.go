@@ -22,7 +22,9 @@ import (
 // would reach a module in a session as stray bytes; and only an actual
 // open waits the open backoff.
 func (b *Bridge) start(ctx context.Context, reconnect bool) error {
-	b.setPhase(StateOpening)
+	if reconnect {
+		b.setPhase(StateOpening) // the UART is back: probing it
+	}
 	defer b.ctrl.dropPrevious() // confirmed or replaced by the end of the start-up
 	b.log.Info("probing the module", "device", b.cfg.Device, "keys", b.fingerprintText())
 	if reconnect && b.probeSession(ctx) {
@@ -55,8 +57,8 @@ func (b *Bridge) start(ctx context.Context, reconnect bool) error {
 		if !b.waitBackoff(ctx) {
 			return ctx.Err()
 		}
-		b.setPhase(StateOpening)
 	}
+	b.setPhase(StateOpening)
 	if err := b.open(ctx); err != nil {
 		return err
 	}

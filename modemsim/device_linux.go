@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/c2cbridge/c2cbridge/internal/rawtty"
+	"github.com/c2cbridge/c2cbridge/internal/ttylink"
 	"golang.org/x/sys/unix"
 )
 
@@ -60,9 +61,9 @@ func ServeDevice(ctx context.Context, m *Module, path, link string) (*DeviceServ
 		return nil, err
 	}
 	if link != "" {
-		if err := createLink(link, path); err != nil {
+		if err := ttylink.Create(link, path, m.log); err != nil {
 			f.Close()
-			return nil, err
+			return nil, fmt.Errorf("modemsim: link %s: %w", link, err)
 		}
 	}
 	s := &DeviceServer{
@@ -94,7 +95,7 @@ func (s *DeviceServer) run(ctx context.Context, f *os.File) {
 	defer close(s.done)
 	if s.link != "" {
 		defer func() {
-			if err := removeLink(s.link, s.path); err != nil {
+			if err := ttylink.Remove(s.link, s.path, s.log); err != nil {
 				s.log.Warn("modemsim: remove link", "err", err)
 			}
 		}()

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	c2c "github.com/c2cbridge/c2cbridge/crypto"
 	"github.com/c2cbridge/c2cbridge/internal/rawtty"
+	"github.com/c2cbridge/c2cbridge/internal/ttylink"
 	"github.com/creack/pty"
 )
 
@@ -38,7 +40,7 @@ func (d *fakeDevice) plug() *os.File {
 	if err != nil {
 		d.t.Fatal(err)
 	}
-	if err := createLink(d.path, slave.Name()); err != nil {
+	if err := ttylink.Create(d.path, slave.Name(), slog.New(slog.DiscardHandler)); err != nil {
 		d.t.Fatal(err)
 	}
 	d.slave = slave

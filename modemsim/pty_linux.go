@@ -7,10 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"github.com/c2cbridge/c2cbridge/internal/rawtty"
+	"github.com/c2cbridge/c2cbridge/internal/ttylink"
 	"io/fs"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -308,11 +308,11 @@ func openPTY(link string, opts PTYOptions) (*ptyPair, error) {
 			return nil, err
 		}
 	}
-	if err := createLink(link, tty); err != nil {
+	if err := ttylink.Create(link, tty, slog.New(slog.DiscardHandler)); err != nil {
 		p.excl.stop()
 		nb.Close()
 		slave.Close()
-		return nil, err
+		return nil, fmt.Errorf("modemsim: link %s: %w", link, err)
 	}
 	return p, nil
 }
@@ -338,7 +338,7 @@ func (p *ptyPair) close(link string, log *slog.Logger) {
 	if err := p.master.Close(); err != nil {
 		log.Warn("modemsim: close pty master", "err", err)
 	}
-	if err := removeLink(link, p.tty); err != nil {
+	if err := ttylink.Remove(link, p.tty, log); err != nil {
 		log.Warn("modemsim: remove link", "err", err)
 	}
 	if p.slave == nil {
@@ -347,39 +347,4 @@ func (p *ptyPair) close(link string, log *slog.Logger) {
 	if err := p.slave.Close(); err != nil {
 		log.Warn("modemsim: close pty slave", "err", err)
 	}
-}
-
-// createLink points link at target, replacing a symlink already there
-// atomically (build beside it, rename over it); any other file there is
-// left alone and reported.
-func createLink(link, target string) error {
-	fi, err := os.Lstat(link)
-	switch {
-	case err == nil && fi.Mode()&fs.ModeSymlink == 0:
-		return fmt.Errorf("modemsim: link %s: a file that is not a symlink is in the way", link)
-	case err != nil && !errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("modemsim: link %s: %w", link, err)
-	}
-	tmp := filepath.Join(filepath.Dir(link), fmt.Sprintf(".%s.%d.modemsim", filepath.Base(link), os.Getpid()))
-	_ = os.Remove(tmp) // Left over from a crash.
-	if err := os.Symlink(target, tmp); err != nil {
-		return fmt.Errorf("modemsim: link %s: %w", link, err)
-	}
-	if err := os.Rename(tmp, link); err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("modemsim: link %s: %w", link, err)
-	}
-	return nil
-}
-
-// removeLink removes link if it still points to target.
-func removeLink(link, target string) error {
-	cur, err := os.Readlink(link)
-	if err != nil || cur != target {
-		return nil // Gone, or someone else's now.
-	}
-	if err := os.Remove(link); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("remove %s: %w", link, err)
-	}
-	return nil
 }

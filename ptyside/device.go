@@ -31,11 +31,12 @@
 package ptyside
 
 import (
-	"errors"
 	"log/slog"
 	"net"
 	"os"
 	"time"
+
+	"github.com/c2cbridge/c2cbridge/internal/ttylink"
 )
 
 // Config describes the virtual tty.
@@ -118,7 +119,7 @@ var ErrClosed error = closedError{}
 
 // ErrLinkOccupied is returned (wrapped) by Open when something other than a
 // symlink exists at Config.Link. Open never replaces such a file.
-var ErrLinkOccupied = errors.New("link path exists and is not a symlink")
+var ErrLinkOccupied = ttylink.ErrOccupied
 
 // closedError is the type of ErrClosed.
 type closedError struct{}

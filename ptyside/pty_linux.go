@@ -18,6 +18,7 @@ import (
 
 	"github.com/c2cbridge/c2cbridge/internal/rawio"
 	"github.com/c2cbridge/c2cbridge/internal/rawtty"
+	"github.com/c2cbridge/c2cbridge/internal/ttylink"
 	"github.com/c2cbridge/c2cbridge/internal/unixgroup"
 )
 
@@ -151,7 +152,7 @@ func open(cfg Config) (*PTY, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create eventfd: %w", err)
 	}
-	if err := createLink(cfg.Link, path, log); err != nil {
+	if err := ttylink.Create(cfg.Link, path, log); err != nil {
 		unix.Close(wake)
 		return nil, err
 	}
@@ -306,7 +307,7 @@ func (p *PTY) Close() error {
 		p.mu.Unlock()
 		// Remove the link first, so no new application finds a tty
 		// that is about to go away.
-		linkErr := removeLink(p.link, p.path, p.log)
+		linkErr := ttylink.Remove(p.link, p.path, p.log)
 		// Closing the master wakes Read and Write calls blocked in the
 		// poller. It waits for the watcher to leave poll(2).
 		masterErr := p.master.Close()

@@ -256,15 +256,18 @@ func TestStatusText(t *testing.T) {
 	tests := []struct {
 		state   bridge.State
 		modemUp bool
+		unsaved bool
 		want    string
 	}{
-		{bridge.StateOpening, true, "session opening, V2, fingerprint 1a2b3c4d"},
-		{bridge.StateOpen, true, "session open, V2, fingerprint 1a2b3c4d"},
-		{bridge.StateRekeying, true, "session rekeying, V2, fingerprint 1a2b3c4d"},
-		{bridge.StateModemLost, false, "session module lost, V2, fingerprint 1a2b3c4d: waiting for the modem"},
+		{bridge.StateOpening, true, false, "session opening, V2, fingerprint 1a2b3c4d"},
+		{bridge.StateOpen, true, false, "session open, V2, fingerprint 1a2b3c4d"},
+		{bridge.StateRekeying, true, false, "session rekeying, V2, fingerprint 1a2b3c4d"},
+		{bridge.StateModuleRebooted, true, false, "session module rebooted, V2, fingerprint 1a2b3c4d"},
+		{bridge.StateModemLost, false, false, "session module lost, V2, fingerprint 1a2b3c4d: waiting for the modem"},
+		{bridge.StateOpen, true, true, "session open, V2, fingerprint 1a2b3c4d, key file not saved"},
 	}
 	for _, tc := range tests {
-		st := bridge.Stats{State: tc.state, ModemUp: tc.modemUp, Version: c2c.V2, Fingerprint: "1a2b3c4d"}
+		st := bridge.Stats{State: tc.state, ModemUp: tc.modemUp, KeyFileUnsaved: tc.unsaved, Version: c2c.V2, Fingerprint: "1a2b3c4d"}
 		if got := statusText(st); got != tc.want {
 			t.Errorf("statusText(%s) = %q, want %q", tc.state, got, tc.want)
 		}

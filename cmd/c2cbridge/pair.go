@@ -19,7 +19,6 @@ import (
 	"io/fs"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
@@ -126,8 +125,9 @@ func (p *pairer) pair(ctx context.Context, cfg *config.Config, force bool, retri
 			"check it with c2cbridge keys check, or pair with --force to replace it (a copy is kept as %s.bak-TIME); "+
 			"the module was not asked", path, errKeyFileExists, path)
 	}
-	if err := checkWritable(path); err != nil {
-		return err
+	// A pairing whose answer cannot be saved is lost: check first.
+	if err := config.CheckKeyFileWritable(path); err != nil {
+		return fmt.Errorf("%w: fix that first, the module was not asked", err)
 	}
 	if exists {
 		bak, err := backupKeyFile(path, p.now())
@@ -188,19 +188,6 @@ func fileExists(path string) (bool, error) {
 		return false, nil
 	}
 	return false, err
-}
-
-// checkWritable checks, before the module is asked, that a file can be
-// created in the key file's directory: a pairing whose answer cannot be
-// saved is lost.
-func checkWritable(path string) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".check-*")
-	if err != nil {
-		return fmt.Errorf("key file %s cannot be written (%w): fix that first, the module was not asked", path, err)
-	}
-	f.Close()
-	os.Remove(f.Name())
-	return nil
 }
 
 // backupKeyFile copies the key file at path, byte for byte and mode 0600,

@@ -15,7 +15,9 @@ import (
 // DeadlineReadWriter is what a Transactor needs.
 //
 // Read should block until data arrives; a Read that returns (0, nil) is
-// tolerated, but then only the clock ends the wait. If the value also has
+// tolerated, but then only the clock ends the wait. A Read or Write past its
+// deadline must fail with an error wrapping os.ErrDeadlineExceeded, as
+// *os.File, net.Conn and Port do. If the value also has
 // SetWriteDeadline(time.Time) error, the transaction's timeout covers
 // sending the command too.
 type DeadlineReadWriter interface {
@@ -93,7 +95,7 @@ func (t *Transactor) Transact(cmd string, timeout time.Duration) (at.Response, e
 	for {
 		line, err := t.nextLine(deadline)
 		if err != nil {
-			if isTimeout(err) {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
 				return c.Response(), fmt.Errorf("%s: %w within %v", cmd, at.ErrTimeout, timeout)
 			}
 			return c.Response(), fmt.Errorf("%s: read answer: %w", cmd, err)
@@ -113,7 +115,7 @@ func (t *Transactor) send(cmd string, deadline time.Time, timeout time.Duration)
 		defer wd.SetWriteDeadline(time.Time{})
 	}
 	if _, err := io.WriteString(t.rw, cmd+"\r"); err != nil {
-		if isTimeout(err) {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
 			return fmt.Errorf("%s: %w: the command could not be sent within %v (is the module holding CTS low? check the RTS/CTS wiring and modem.flow_control): %w",
 				cmd, at.ErrTimeout, timeout, err)
 		}
@@ -137,7 +139,7 @@ func (t *Transactor) WaitLine(match func(line string) bool, timeout time.Duratio
 	for {
 		line, err := t.nextLine(deadline)
 		if err != nil {
-			if isTimeout(err) {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
 				return "", fmt.Errorf("wait for a line: %w within %v", at.ErrTimeout, timeout)
 			}
 			return "", fmt.Errorf("wait for a line: %w", err)
@@ -269,13 +271,4 @@ func deadlineAfter(timeout time.Duration) time.Time {
 		return time.Time{}
 	}
 	return time.Now().Add(timeout)
-}
-
-// isTimeout reports whether err is an expired deadline.
-func isTimeout(err error) bool {
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return true
-	}
-	var te interface{ Timeout() bool }
-	return errors.As(err, &te) && te.Timeout()
 }

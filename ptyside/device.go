@@ -2,8 +2,8 @@
 // serial port that legacy applications (pppd, chat, picocom, pyserial) open
 // as if it were the modem itself.
 //
-// The bridge reads what the application writes with Device.Read, encrypts it
-// for the modem UART, and hands the modem's decrypted output to Device.Write.
+// The bridge reads what the application writes with Read, encrypts it for
+// the modem UART, and hands the modem's decrypted output to Write.
 // The application reaches the device through a symlink at a configured path
 // (Config.Link), so its configuration does not depend on which pseudo-terminal
 // number the kernel hands out.
@@ -25,9 +25,16 @@
 //
 // # Backends
 //
-// Device is the interface the bridge codes against. Open returns the Linux
-// pseudo-terminal backend, *PTY; other backends (for example a kernel virtual
-// tty for ModemManager) implement the same interface.
+// Device is the contract of a virtual tty backend: what Read, Write and
+// Close do while applications come and go. Open returns the Linux
+// pseudo-terminal backend, *PTY, the only one so far; another backend (a
+// kernel virtual tty for ModemManager, say) would implement Device too.
+//
+// The bridge does not import this package: it codes against bridge.App
+// (Read, Write and SetReadDeadline), which a *PTY satisfies, and
+// cmd/c2cbridge opens the PTY and hands it to the bridge. The rest of
+// Device (Attached, Path, Link, Dropped, Close) serves the program that
+// opens it.
 package ptyside
 
 import (
@@ -67,8 +74,9 @@ type Config struct {
 	OnAttach func(attached bool)
 }
 
-// Device is the plaintext side the bridge talks to. Every backend implements
-// it, and its methods may be called concurrently.
+// Device is what every backend of the virtual tty implements; its methods
+// may be called concurrently. The bridge uses only the bridge.App part of
+// it (Read, Write, SetReadDeadline).
 type Device interface {
 	// Read reads bytes the application wrote. Once it has returned all a
 	// departed application wrote, it blocks until another application

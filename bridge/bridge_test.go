@@ -70,12 +70,11 @@ func (s *syncBuffer) String() string {
 }
 
 type rigOpts struct {
-	version  c2c.Version
-	modCfg   func(*modemsim.Config)
-	brCfg    func(*Config)
-	wrongTE  bool
-	rawApp   bool // read the application end as raw bytes instead of lines
-	noSecret bool
+	version c2c.Version
+	modCfg  func(*modemsim.Config)
+	brCfg   func(*Config)
+	wrongTE bool
+	rawApp  bool // read the application end as raw bytes instead of lines
 }
 
 func newRig(t *testing.T, o rigOpts) *rig {

@@ -14,8 +14,9 @@ import (
 )
 
 // startGuideBridge runs a bridge in front of modemsim and waits until its
-// session is open; it returns the configuration.
-func startGuideBridge(t *testing.T) (string, func() error) {
+// session is open; it returns the link of the virtual tty. The test's
+// cleanup stops the bridge.
+func startGuideBridge(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	cfg, _, mod := simSetup(t, dir)
@@ -29,9 +30,8 @@ func startGuideBridge(t *testing.T) (string, func() error) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	stop := func() error { cancel(); return <-errc }
 	t.Cleanup(func() { cancel(); <-errc })
-	return cfg.PTY.Link, stop
+	return cfg.PTY.Link
 }
 
 // TestPPPChatScript runs the README's pppd chat script with the real chat
@@ -45,7 +45,7 @@ func TestPPPChatScript(t *testing.T) {
 			t.Skip("chat is missing: install the Debian package ppp")
 		}
 	}
-	link, _ := startGuideBridge(t)
+	link := startGuideBridge(t)
 	tty, err := os.OpenFile(link, os.O_RDWR|syscall.O_NOCTTY, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +98,7 @@ func TestPicocom(t *testing.T) {
 	if err != nil {
 		t.Skip("tmux is missing: install the Debian package tmux")
 	}
-	link, _ := startGuideBridge(t)
+	link := startGuideBridge(t)
 	sock := "c2cbridge-test-" + filepath.Base(t.TempDir())
 	run := func(args ...string) string {
 		out, _ := exec.Command(tmux, append([]string{"-L", sock}, args...)...).CombinedOutput()

@@ -56,10 +56,14 @@ type ModemConn interface {
 // App is the plaintext side: the virtual tty an application opens. Read
 // blocks until the application writes (also while no application is
 // attached); a read deadline must unblock it with a timeout error. Write
-// delivers bytes to the application.
+// delivers bytes to the application; the Bridge writes from a goroutine of
+// its own, so a Write that blocks delays only the application's output.
 type App interface {
 	io.ReadWriter
 	SetReadDeadline(t time.Time) error
+	// SetWriteDeadline makes a Write blocked on an application that does
+	// not read return once t has passed.
+	SetWriteDeadline(t time.Time) error
 }
 
 // Config holds what a Bridge needs besides its two sides.
@@ -172,6 +176,7 @@ type Bridge struct {
 
 	ctrl control    // the control loop's own state
 	down downstream // downstream's own state
+	out  appOut     // output queued for the application
 	act  activity   // lock-free times and byte marks
 }
 
@@ -219,6 +224,8 @@ func New(cfg Config, app App, modem ModemConn) (*Bridge, error) {
 	}
 	b.cfg.Secrets, b.cfg.Previous = nil, nil // the caller's: not kept
 	b.in.cond = sync.NewCond(&b.mu)
+	b.out.cond = sync.NewCond(&b.out.mu)
+	b.out.done = make(chan struct{})
 	b.trace.Store(cfg.Trace)
 	b.sched.every = cfg.RekeyInterval
 	b.act.rekeyBytes.Store(cfg.RekeyBytes)
@@ -237,6 +244,8 @@ func (b *Bridge) Run(ctx context.Context) error {
 	b.ctrl.beat = time.NewTicker(b.cfg.HeartbeatInterval)
 	defer b.ctrl.beat.Stop()
 	defer b.wipe()
+	go b.appWriter()
+	defer b.stopAppWriter()
 	go b.downstream(b.link)
 	defer func() { b.currentLink().stop() }()
 
@@ -343,7 +352,7 @@ func (b *Bridge) traceLine(dir, line string) {
 // as a module response.
 func (b *Bridge) replyApp(line string) {
 	b.traceLine("bridge>app", line)
-	b.app.Write([]byte("\r\n" + line + "\r\n"))
+	b.queueApp([]byte("\r\n" + line + "\r\n"))
 }
 
 // inDataMode reports whether the application's stream is in a data-mode call.

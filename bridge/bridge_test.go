@@ -70,11 +70,12 @@ func (s *syncBuffer) String() string {
 }
 
 type rigOpts struct {
-	version c2c.Version
-	modCfg  func(*modemsim.Config)
-	brCfg   func(*Config)
-	wrongTE bool
-	rawApp  bool // read the application end as raw bytes instead of lines
+	version  c2c.Version
+	modCfg   func(*modemsim.Config)
+	brCfg    func(*Config)
+	wrongTE  bool
+	rawApp   bool // read the application end as raw bytes instead of lines
+	noReader bool // nobody reads the application end (a stalled application)
 }
 
 func newRig(t *testing.T, o rigOpts) *rig {
@@ -134,9 +135,11 @@ func newRig(t *testing.T, o rigOpts) *rig {
 	bctx, bcancel := context.WithCancel(context.Background())
 	r.cancel = bcancel
 	go func() { r.runErr <- b.Run(bctx) }()
-	if o.rawApp {
+	switch {
+	case o.noReader:
+	case o.rawApp:
 		r.raw = newRawReader(appEnd)
-	} else {
+	default:
 		r.lines = make(chan string, 1024)
 		go func() {
 			defer close(r.lines)

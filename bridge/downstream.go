@@ -221,11 +221,8 @@ func (b *Bridge) deliver(p []byte) {
 	}
 }
 
-// toApp writes plaintext to the application.
+// toApp queues authentic plaintext for the application.
 func (b *Bridge) toApp(p []byte) {
-	b.stats.Add(counters.AppBytesDown, uint64(len(p)))
+	b.queueApp(p)
 	b.checkRekeyBytes()
-	if _, err := b.app.Write(p); err != nil {
-		b.log.Debug("write to the application", "err", err)
-	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/c2cbridge/c2cbridge/config"
+	"github.com/c2cbridge/c2cbridge/counters"
 	c2c "github.com/c2cbridge/c2cbridge/crypto"
 	"github.com/c2cbridge/c2cbridge/modemsim"
 )
@@ -185,5 +186,33 @@ func TestUnwritableKeyFileStopsRekeys(t *testing.T) {
 				t.Fatalf("state %s, fingerprint %s; the module has %s", st.State, st.Fingerprint, r.mod.Secrets().Fingerprint())
 			}
 		})
+	}
+}
+
+// TestStalledApplication: an application that stops reading loses its own
+// output beyond the queue, never the bridge's work: rekeys go on while the
+// module's output piles up, and the shutdown completes.
+func TestStalledApplication(t *testing.T) {
+	r := newRig(t, rigOpts{noReader: true, brCfg: func(c *Config) { c.RekeyInterval = 50 * time.Millisecond }})
+	r.waitOpen()
+	urc := "+TEST: " + string(make([]byte, 1000))
+	for range 600 { // 600 KB, more than the queue holds
+		r.mod.SendURC(urc)
+	}
+	waitFor(t, "output beyond the queue to be dropped", func() bool { return r.b.Stats().Counters[counters.AppOverruns] > 0 })
+	before := r.mod.Stats().Rekeys
+	waitFor(t, "rekeys to go on", func() bool { return r.mod.Stats().Rekeys >= before+3 })
+	r.cancel()
+	select {
+	case err := <-r.runErr:
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+		r.runErr <- err // for the rig's cleanup
+	case <-time.After(closeTimeout + appFlushTime + hang/3):
+		t.Fatal("the shutdown waited on the application")
+	}
+	if st := r.mod.Stats(); st.InSession {
+		t.Fatal("the shutdown did not close the session")
 	}
 }

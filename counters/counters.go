@@ -37,6 +37,7 @@ const (
 	RekeysOverdue
 	Reopens
 	Reconnects
+	AppOverruns
 
 	count // the number of counters; not a counter
 )
@@ -63,6 +64,7 @@ var defs = [count]struct{ name, help string }{
 	RekeysOverdue:   {"rekeys_overdue", "rekeys that waited for a data-mode call to end"},
 	Reopens:         {"reopens", "sessions reopened after a loss"},
 	Reconnects:      {"reconnects", "UART reconnections"},
+	AppOverruns:     {"app_overruns", "plaintext bytes dropped because the application did not read them"},
 }
 
 // All returns every counter ID in order.

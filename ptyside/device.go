@@ -99,6 +99,12 @@ type Device interface {
 	// returns an error for which errors.Is(err, ErrClosed) reports true.
 	Write(p []byte) (int, error)
 
+	// SetWriteDeadline makes pending and future Write calls that are
+	// blocked on an application that does not read return the bytes
+	// written so far and an error wrapping os.ErrDeadlineExceeded once t
+	// has passed; zero means none.
+	SetWriteDeadline(t time.Time) error
+
 	// Close removes the link if it still points at the device, releases
 	// the tty, and unblocks pending Read and Write calls. It waits for the
 	// device's goroutines to finish. Calling Close again returns the

@@ -66,6 +66,8 @@ type PTY struct {
 
 	// readDeadline is the deadline of Read as Unix nanoseconds; 0 for none.
 	readDeadline atomic.Int64
+	// writeDeadline is the deadline of Write as Unix nanoseconds; 0 for none.
+	writeDeadline atomic.Int64
 
 	done      chan struct{} // closed by Close
 	wg        sync.WaitGroup
@@ -231,6 +233,16 @@ func (p *PTY) SetReadDeadline(t time.Time) error {
 	return p.master.SetReadDeadline(t)
 }
 
+// SetWriteDeadline implements Device.SetWriteDeadline.
+func (p *PTY) SetWriteDeadline(t time.Time) error {
+	var d int64
+	if !t.IsZero() {
+		d = t.UnixNano()
+	}
+	p.writeDeadline.Store(d)
+	return nil
+}
+
 // Write implements Device.Write.
 func (p *PTY) Write(b []byte) (int, error) {
 	p.wmu.Lock()
@@ -277,7 +289,14 @@ func (p *PTY) Write(b []byte) (int, error) {
 			p.dropped.Add(uint64(len(b) - written))
 			return len(b), nil
 		}
-		err := p.master.SetWriteDeadline(time.Now().Add(pollInterval))
+		next := time.Now().Add(pollInterval)
+		if d := p.writeDeadline.Load(); d != 0 {
+			if time.Now().UnixNano() >= d {
+				return written, fmt.Errorf("ptyside: write %s: %w", p.link, os.ErrDeadlineExceeded)
+			}
+			next = minTime(next, time.Unix(0, d))
+		}
+		err := p.master.SetWriteDeadline(next)
 		if err == nil {
 			var n int
 			n, err = rawio.Write(p.rc, b[written:])
@@ -296,6 +315,13 @@ func (p *PTY) Write(b []byte) (int, error) {
 		}
 	}
 	return len(b), nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // Close implements Device.Close.

@@ -579,6 +579,9 @@ func TestBlockedWriteReturns(t *testing.T) {
 				t.Errorf("Close: %v", err)
 			}
 		}, ptyside.ErrClosed},
+		{"write deadline", func(t *testing.T, tp *testPTY, app *os.File) {
+			tp.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+		}, os.ErrDeadlineExceeded},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tp := openPTY(t, ptyside.Config{})

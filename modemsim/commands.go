@@ -1,6 +1,7 @@
 package modemsim
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -22,17 +23,24 @@ type command struct {
 	name string // upper case: "E", "&F", "D", "+CGMI"
 	op   byte   // 0: action or basic; '=': set; '?': read; 't': test (=?)
 	arg  string // a basic command's number, the dial string, or set arguments
+	val  string // the value of ATS<n>=<val>
 }
 
-// execLine runs one command line (without its CR). over reports that the
-// line was longer than maxLine. m.mu held.
+// execLine runs one command line (without its terminator). over reports
+// that the line was longer than maxLine. m.mu held.
 func (m *Module) execLine(line string, over bool, now time.Time) {
+	if m.lineEdit {
+		line = dropSpaces(line)
+	}
 	// V.250: the DCE ignores whatever comes before "AT".
 	i := indexAT(line)
 	if i < 0 {
 		return
 	}
 	line = line[i:]
+	if !over {
+		m.lastLine = line
+	}
 	m.stats.Commands++
 	cmds, ok := parseLine(line[2:])
 	if !ok || over {
@@ -81,6 +89,25 @@ func (m *Module) execLine(line string, over bool, now time.Time) {
 	}
 }
 
+// dropSpaces returns line without its spaces outside double quotes.
+func dropSpaces(line string) string {
+	if !strings.Contains(line, " ") {
+		return line
+	}
+	b := make([]byte, 0, len(line))
+	quoted := false
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		if c == '"' {
+			quoted = !quoted
+		}
+		if c != ' ' || quoted {
+			b = append(b, c)
+		}
+	}
+	return string(b)
+}
+
 // indexAT returns the index of the first "AT" in line, in any case, or -1.
 func indexAT(line string) int {
 	for i := 0; i+1 < len(line); i++ {
@@ -92,8 +119,9 @@ func indexAT(line string) int {
 }
 
 // parseLine splits what follows "AT" into commands: basic ones (a letter,
-// or '&' and a letter, and digits), D (the rest of the line), and extended
-// ones ("+NAME", "+NAME?", "+NAME=?", "+NAME=args") separated by ';'.
+// or '&' and a letter, and digits), S-parameters ("S<n>?", "S<n>=<v>"), D
+// (the rest of the line), and extended ones ("+NAME", "+NAME?", "+NAME=?",
+// "+NAME=args") separated by ';'.
 func parseLine(s string) ([]command, bool) {
 	var cmds []command
 	for i := 0; i < len(s); {
@@ -145,17 +173,35 @@ func parseLine(s string) ([]command, bool) {
 				j++
 			}
 			name := strings.ToUpper(s[i:j])
-			k := j
-			for k < len(s) && s[k] >= '0' && s[k] <= '9' {
-				k++
+			k := skipDigits(s, j)
+			cmd := command{name: name, arg: s[j:k]}
+			if name == "S" && k < len(s) {
+				switch s[k] {
+				case '?':
+					cmd.op = '?'
+					k++
+				case '=':
+					cmd.op = '='
+					v := skipDigits(s, k+1)
+					cmd.val = s[k+1 : v]
+					k = v
+				}
 			}
-			cmds = append(cmds, command{name: name, arg: s[j:k]})
+			cmds = append(cmds, cmd)
 			i = k
 		default:
 			return nil, false
 		}
 	}
 	return cmds, true
+}
+
+// skipDigits returns the index of the first non-digit in s from i on.
+func skipDigits(s string, i int) int {
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	return i
 }
 
 func isLetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
@@ -217,13 +263,25 @@ func (m *Module) exec(c command, now time.Time) result {
 		}
 		return result{}
 	case "Z", "&F":
-		m.echo = m.defaultEcho
+		m.resetProfile()
 		return result{}
-	case "V", "Q":
-		if (c.name == "V" && c.arg != "" && c.arg != "1") || (c.name == "Q" && c.arg != "" && c.arg != "0") {
+	case "V":
+		switch {
+		case c.arg == "1":
+			m.verbose = true
+		case m.numeric && (c.arg == "" || c.arg == "0"):
+			m.verbose = false
+		case c.arg != "":
 			return fail("ERROR")
 		}
 		return result{}
+	case "Q":
+		if c.arg != "" && c.arg != "0" {
+			return fail("ERROR")
+		}
+		return result{}
+	case "S":
+		return m.sParam(c)
 	case "D":
 		return result{final: "CONNECT", after: func() {
 			m.stats.Connects++
@@ -321,7 +379,9 @@ func (m *Module) exec(c command, now time.Time) result {
 		if c.op != '=' {
 			return fail("ERROR")
 		}
-		return m.security(splitArgs(c.arg))
+		args := splitArgs(c.arg)
+		m.countSec(args[0])
+		return m.security(args)
 	case "+TSLOW":
 		ms, ok := intArg(c.arg, 0, int(maxTSLOW/time.Millisecond))
 		if c.op != '=' || !ok {
@@ -341,7 +401,7 @@ func (m *Module) exec(c command, now time.Time) result {
 			if i%2 == 1 {
 				text = "RING"
 			}
-			m.ownFrame("\r\n", text, "\r\n")
+			m.ownFrame(m.response(text))
 		}
 		return result{}
 	case "+TBIG":
@@ -352,6 +412,60 @@ func (m *Module) exec(c command, now time.Time) result {
 		return result{info: []string{bigText(n)}, own: true}
 	}
 	return fail("ERROR")
+}
+
+// sParam runs ATS<n>? and ATS<n>=<v> (Config.SRegisters). m.mu held.
+func (m *Module) sParam(c command) result {
+	var reg *byte
+	if m.sregs {
+		switch c.arg {
+		case "3":
+			reg = &m.s3
+		case "4":
+			reg = &m.s4
+		case "5":
+			reg = &m.s5
+		}
+	}
+	if reg == nil {
+		return fail("ERROR")
+	}
+	switch c.op {
+	case '?':
+		return result{info: []string{fmt.Sprintf("%03d", *reg)}}
+	case '=':
+		v := c.val
+		if v == "" {
+			v = "0" // V.250: a missing value is 0
+		}
+		n, ok := intArg(v, 0, 127)
+		if !ok {
+			return fail("ERROR")
+		}
+		*reg = byte(n)
+		return result{}
+	}
+	return fail("ERROR")
+}
+
+// countSec counts an AT+USECC2C set command by its first argument. m.mu
+// held.
+func (m *Module) countSec(op string) {
+	c := &m.stats.SecCommands
+	switch op {
+	case "0":
+		c.Pair++
+	case "1":
+		c.Open++
+	case "2":
+		c.Close++
+	case "3":
+		c.Rekey++
+	case "4":
+		c.Confirm++
+	default:
+		c.Other++
+	}
 }
 
 // bigText returns n printable characters.

@@ -33,7 +33,39 @@
 //
 // Also known: ATE0, ATH, ATZ, AT&F, ATV1, ATQ0, ATO (back to a call left
 // with +++), AT+CGSN, AT+GMI/+GMM/+GMR/+GSN, AT+CMEE=<0|1|2>, AT+CMEE?,
-// AT+CFUN=<n>, AT+CFUN?. Anything else answers ERROR.
+// AT+CFUN=<n>, AT+CFUN?; with the options below ATV0 and ATS. Anything
+// else answers ERROR.
+//
+// # V.250 options
+//
+// The defaults above keep the module simple for the tests that build on
+// it; these Config options make it behave as V.250 says where a host that
+// checks what an application writes must not be fooled. Each is off by
+// default.
+//
+//   - Echo: echo is on after start, a reboot, ATZ and AT&F, as on a real
+//     module at power-up.
+//   - LineEditing: the S5 character deletes the previous one; every other
+//     control character (0x00-0x1F and DEL, except S3) is dropped, and so
+//     are spaces outside quotes: AT+USECX<BS>C2C=3, AT+USEC<0x01>C2C=3 and
+//     AT+USEC C2C=3 all run AT+USECC2C=3.
+//   - SRegisters: ATS3=<n> (the terminator), ATS4=<n> (the formatting
+//     character) and ATS5=<n> (the editing character), 0-127, a missing
+//     value being 0; ATS<n>? answers three digits, "\r\n013\r\n". Lines
+//     end at S3, results are framed with S3 and S4 (the answer to ATS3=33
+//     already ends with '!'); ATZ, AT&F and a reboot restore 13, 10, 8.
+//   - RepeatLine: "A/" or "a/" (after nothing but noise) runs the last
+//     command line the module executed again, at the '/', with no
+//     terminator, whoever sent that line; a reboot forgets it.
+//   - NumericResults: ATV0 (or ATV) and ATV1. With V0 the basic result
+//     codes are a number and S3 (0 OK, 1 CONNECT, 2 RING, 3 NO CARRIER,
+//     4 ERROR, 6 NO DIALTONE, 7 BUSY, 8 NO ANSWER: "0\r"), information
+//     text and other results (+CME ERROR) are the text, S3 and S4
+//     ("u-blox\r\n0\r"). ATZ, AT&F and a reboot restore V1.
+//
+// Always, whatever the options: commands chain (ATE0+USECC2C=3 and
+// AT+CMEE=2;+USECC2C=3 run the security command), and the escape from
+// data mode is timed per byte (see "Data mode").
 //
 // Errors of the security commands follow AT+CMEE (0 after a reboot): with 0
 // they are \r\nERROR\r\n, with 1 \r\n+CME ERROR: <n>\r\n, with 2
@@ -59,6 +91,9 @@
 //
 // Outside a session, ops 2 and 3 answer "operation not allowed". SetBusy(n)
 // makes the next n security commands (any op) answer "SEC busy" instead.
+// Stats.SecCommands counts every AT+USECC2C set command the module ran, by
+// op, whatever it answered, so that a test can check that the module ran
+// none its host did not mean to send.
 //
 // # Sessions
 //
@@ -82,7 +117,10 @@
 // Config.Network it goes to the network instead, below). The escape is
 // "+++" with a quiet guard (Config.EscapeGuard, 1 s by default) on both
 // sides: no data byte for a guard time before the first '+', the three
-// '+' less than a guard time apart, and none after for a guard time. Then
+// '+' less than a guard time apart, and none after for a guard time, timed
+// per byte however the bytes are split into reads or frames ("+", a pause
+// shorter than the guard, "++" is an escape; bytes of one read arrive
+// together). Then
 // the module answers OK and goes to command mode with the call still up
 // (ATO returns to it, ATH ends it). The three '+' of an escape are not
 // looped back; '+' that turn out not to be an escape are looped back late,
@@ -121,8 +159,10 @@
 //
 // Methods, safe to call from any goroutine while serving: SetBusy,
 // SetFaults (bit flips and dropped bytes at a rate per byte, each
-// direction), InjectPlain, ReplayFrame, SendURC, DropCall, Reboot,
-// SetBaud, SetPairable, SetRekeyMode; on a PTYServer, Unplug and
+// direction), InjectPlain, ReplayFrame (the last frame sealed),
+// RecordNextFrame and ReplayRecorded (a frame kept across sessions,
+// reboots and rekeys, for replays after a reopen), SendURC, DropCall,
+// Reboot, SetBaud, SetPairable, SetRekeyMode; on a PTYServer, Unplug and
 // ClearExclusive. Stats, Events and WaitFor observe.
 //
 // # Events
@@ -132,7 +172,7 @@
 // refused", "open", "open refused", "close", "rekey same", "rekey new",
 // "sec busy", "reboot", "rdy", "connect", "escape", "no carrier"
 // (DropCall, or the network hung up), "call end" (ATH), "inject",
-// "replay", "unplug", "replug" (a PTYServer's Unplug, a DeviceServer's
+// "record" (RecordNextFrame kept a frame), "replay", "unplug", "replug" (a PTYServer's Unplug, a DeviceServer's
 // hang-up and reopen), "network" and "network end" (a ServeNetwork starts
 // and ends), "network hangup" (the network failed during a call).
 // Secrets never appear in an event or a log line.

@@ -158,6 +158,37 @@ func (m *Module) ReplayFrame() bool {
 	return true
 }
 
+// RecordNextFrame arms a recorder: the next frame the module seals whose
+// plaintext contains sub (any frame when sub is empty) is kept, byte for
+// byte, until ReplayRecorded sends it again; it replaces a frame recorded
+// before. The recording survives the end of its session, a reopen, a
+// rekey and a reboot, so that a test can replay an authentic frame of an
+// earlier session (a host that keeps its window of seen IVs while the
+// secrets are unchanged refuses it).
+func (m *Module) RecordNextFrame(sub string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.recArmed = true
+	m.recMatch = []byte(sub)
+}
+
+// ReplayRecorded sends the frame RecordNextFrame kept, in whatever state
+// the module is now, as ReplayFrame does. It reports false when no frame
+// has been recorded yet or no line is served. The recording stays, so it
+// can be replayed again.
+func (m *Module) ReplayRecorded() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.recorded) == 0 || m.conn == nil {
+		return false
+	}
+	m.flush()
+	m.stats.FramesReplayed++
+	m.event("replay")
+	m.queue(m.recorded)
+	return true
+}
+
 // SendURC sends an unsolicited result code, "\r\n<text>\r\n", in a frame
 // of its own in a session, at once (in data mode too, into the data).
 func (m *Module) SendURC(text string) {
@@ -166,7 +197,7 @@ func (m *Module) SendURC(text string) {
 	if m.down {
 		return
 	}
-	m.ownFrame("\r\n", text, "\r\n")
+	m.ownFrame(m.response(text))
 }
 
 // DropCall drops the call in data mode: the module sends NO CARRIER (in a
@@ -195,8 +226,9 @@ func (m *Module) dropCall() {
 }
 
 // Reboot reboots the module now, as a watchdog or a power cut would: the
-// session, data mode, a command in progress and unread input are gone,
-// echo and AT+CMEE return to their defaults; after Config.RebootDelay
+// session, data mode, a command in progress, unread input and the line A/
+// repeats are gone, echo, AT+CMEE, ATV and the S-registers return to their
+// defaults; after Config.RebootDelay
 // (deaf meanwhile) it sends "\r\nRDY\r\n" in plain text. Pairing survives.
 func (m *Module) Reboot() {
 	m.mu.Lock()
@@ -218,10 +250,11 @@ func (m *Module) reboot(reason string) {
 		m.callUp = false
 		m.callEnded()
 	}
-	m.echo = m.defaultEcho
+	m.resetProfile()
 	m.cmee = 0
 	m.cfun = 1
 	m.line = m.line[:0]
+	m.lastLine = ""
 	m.lineOver = false
 	m.busy = false
 	m.held = nil

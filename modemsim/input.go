@@ -139,21 +139,25 @@ func (m *Module) atInput(p []byte, now time.Time) int {
 		if m.echo {
 			m.stage = append(m.stage, b)
 		}
-		switch b {
-		case '\r':
+		switch {
+		case b == m.s3, b == '/' && m.repeatNow():
 			line := string(m.line)
 			over := m.lineOver
 			m.line = m.line[:0]
 			m.lineOver = false
+			if b != m.s3 {
+				line, over = m.lastLine, false // A/
+			}
 			m.execLine(line, over, now)
 			if m.sess != s || m.busy || m.down {
 				return i + 1
 			}
-		case '\n':
-		case 8, 127: // backspace, delete
+		case b == m.s5, !m.lineEdit && (b == '\b' || b == 0x7F):
 			if len(m.line) > 0 {
 				m.line = m.line[:len(m.line)-1]
 			}
+		case b == '\n', m.lineEdit && (b < 0x20 || b == 0x7F):
+			// Ignored.
 		default:
 			if len(m.line) < maxLine {
 				m.line = append(m.line, b)
@@ -163,6 +167,13 @@ func (m *Module) atInput(p []byte, now time.Time) int {
 		}
 	}
 	return len(p)
+}
+
+// repeatNow reports whether a '/' arriving now makes "A/": the line so far
+// ends in 'A' or 'a' and has no "AT" before it. m.mu held.
+func (m *Module) repeatNow() bool {
+	n := len(m.line)
+	return m.repeat && n > 0 && m.line[n-1]|0x20 == 'a' && indexAT(string(m.line[:n-1])) < 0
 }
 
 // plusses are the '+' of an escape that turn out to be data.

@@ -69,7 +69,9 @@ var (
 )
 
 // Config configures a Module. The zero value is an unpaired V2 module that
-// cannot be paired, with echo off, no line emulation, rekey "same".
+// cannot be paired, with echo off, no line emulation, rekey "same", and
+// none of the V.250 options (LineEditing, SRegisters, RepeatLine,
+// NumericResults).
 type Config struct {
 	// Secrets are the paired secrets (copied); nil means unpaired. A V2
 	// pairing given here counts as confirmed.
@@ -78,8 +80,30 @@ type Config struct {
 	Version c2c.Version
 	// Pairable allows AT+USECC2C=0.
 	Pairable bool
-	// Echo is the echo setting after start and after every reboot (ATE1).
+	// Echo is the echo setting after start, after every reboot and after
+	// ATZ or AT&F (ATE1): a real module's power-on default is on.
 	Echo bool
+	// LineEditing edits command lines as V.250 does: the S5 character
+	// (backspace) deletes the previous one, every other control character
+	// (0x00-0x1F and DEL, except S3) is ignored, and so are spaces outside
+	// quotes. Without it BS and DEL delete, LF is ignored, and other
+	// control characters and spaces stay in the line (an error there).
+	LineEditing bool
+	// SRegisters enables ATS<n>=<v> (0-127; no value means 0) and
+	// ATS<n>? (three digits) for S3, the line terminator (13), S4, the
+	// response formatting character (10), and S5, the editing character
+	// (8). Command lines end at S3 and results are framed with S3 and S4
+	// (V.250 6.2); ATZ, AT&F and a reboot restore the defaults. Without it
+	// any ATS command answers ERROR.
+	SRegisters bool
+	// RepeatLine enables "A/" (or "a/"): the last command line executed
+	// runs again as soon as the '/' arrives, with no terminator.
+	RepeatLine bool
+	// NumericResults enables ATV0 (ATV too) and ATV1: with V0, result
+	// codes are numbers followed by S3 (0 OK, 1 CONNECT, 2 RING, 3 NO
+	// CARRIER, 4 ERROR), other responses are their text followed by S3
+	// and S4. Without it ATV0 answers ERROR.
+	NumericResults bool
 	// Baud emulates a line of that bit rate (8N1, so Baud/10 bytes a
 	// second) in both directions; 0 means as fast as the connection goes.
 	Baud int
@@ -138,11 +162,16 @@ type Stats struct {
 	Reboots       uint64
 	Pairings      uint64
 	Confirmations uint64
-	BusyAnswers   uint64 // "SEC busy" answers given (SetBusy)
-	Unplugs       uint64
-	Connects      uint64 // ATD and ATO answered CONNECT
-	Escapes       uint64 // +++ escapes
-	CallDrops     uint64 // NO CARRIER by DropCall or a network that hung up
+	// SecCommands counts every AT+USECC2C set command the module ran, by
+	// op, whatever it answered (refused, busy and malformed ones
+	// included), in plain text or in a session, alone or anywhere in a
+	// chained line, repeated by A/ too.
+	SecCommands SecCounts
+	BusyAnswers uint64 // "SEC busy" answers given (SetBusy)
+	Unplugs     uint64
+	Connects    uint64 // ATD and ATO answered CONNECT
+	Escapes     uint64 // +++ escapes
+	CallDrops   uint64 // NO CARRIER by DropCall or a network that hung up
 
 	NetworkIn      uint64 // bytes read from the network (Config.Network)
 	NetworkOut     uint64 // bytes written to the network
@@ -153,7 +182,7 @@ type Stats struct {
 	BitsFlippedIn   uint64
 	BytesDroppedIn  uint64
 	BytesInjected   uint64 // InjectPlain
-	FramesReplayed  uint64 // ReplayFrame
+	FramesReplayed  uint64 // ReplayFrame and ReplayRecorded
 	BytesLost       uint64 // output produced while no line was served
 	InputIgnored    uint64 // bytes received while rebooting or beyond a full hold buffer
 
@@ -167,6 +196,21 @@ type Stats struct {
 	Network   bool // a ServeNetwork is running
 }
 
+// SecCounts counts AT+USECC2C set commands by op, the first argument.
+type SecCounts struct {
+	Pair    uint64 // op 0
+	Open    uint64 // op 1
+	Close   uint64 // op 2
+	Rekey   uint64 // op 3
+	Confirm uint64 // op 4
+	Other   uint64 // any other first argument, or none
+}
+
+// Total returns the number of AT+USECC2C set commands counted.
+func (c SecCounts) Total() uint64 {
+	return c.Pair + c.Open + c.Close + c.Rekey + c.Confirm + c.Other
+}
+
 // Module is a simulated SARA-R5. Create it with New; all its methods are
 // safe for concurrent use.
 type Module struct {
@@ -176,6 +220,10 @@ type Module struct {
 	maxFrame    int
 	rebootDelay time.Duration
 	defaultEcho bool
+	lineEdit    bool // Config.LineEditing
+	sregs       bool // Config.SRegisters
+	repeat      bool // Config.RepeatLine
+	numeric     bool // Config.NumericResults
 
 	mu       sync.Mutex
 	closed   bool
@@ -191,6 +239,11 @@ type Module struct {
 
 	// AT state.
 	echo     bool
+	verbose  bool   // V1; false after ATV0
+	s3       byte   // command line terminator
+	s4       byte   // response formatting character
+	s5       byte   // command line editing character
+	lastLine string // the last command line executed, for A/
 	cmee     int
 	pdp      string // the last AT+CGDCONT= arguments
 	cfun     int
@@ -211,6 +264,9 @@ type Module struct {
 	stage     []byte   // output of the current step, not yet sealed
 	outq      []byte   // bytes for the line, in order
 	lastFrame []byte   // the last frame sealed, for ReplayFrame
+	recArmed  bool     // RecordNextFrame waits for a frame
+	recMatch  []byte   // the plaintext it waits for
+	recorded  []byte   // the frame it recorded, for ReplayRecorded
 	conn      *conn
 
 	netMode bool     // Config.Network
@@ -245,15 +301,19 @@ func New(cfg Config) (*Module, error) {
 		maxFrame:    cfg.MaxFrame,
 		rebootDelay: cfg.RebootDelay,
 		defaultEcho: cfg.Echo,
+		lineEdit:    cfg.LineEditing,
+		sregs:       cfg.SRegisters,
+		repeat:      cfg.RepeatLine,
+		numeric:     cfg.NumericResults,
 		version:     cfg.Version,
 		pairable:    cfg.Pairable,
 		rekey:       cfg.Rekey,
 		baud:        cfg.Baud,
-		echo:        cfg.Echo,
 		cfun:        1,
 		netMode:     cfg.Network,
 		timers:      make(map[*mtimer]struct{}),
 	}
+	m.resetProfile()
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}
@@ -432,6 +492,21 @@ func (m *Module) SetBaud(baud int) {
 	if m.sess != nil {
 		m.sess.opener.SetLineRate(m.baud, 0)
 	}
+}
+
+// Defaults of the S-registers (V.250 6.2).
+const (
+	defaultS3 = '\r'
+	defaultS4 = '\n'
+	defaultS5 = '\b'
+)
+
+// resetProfile restores the settings ATZ and AT&F restore: echo, verbose
+// results, S3, S4 and S5. m.mu held (or m unshared).
+func (m *Module) resetProfile() {
+	m.echo = m.defaultEcho
+	m.verbose = true
+	m.s3, m.s4, m.s5 = defaultS3, defaultS4, defaultS5
 }
 
 // event logs an event. m.mu held.

@@ -1,10 +1,13 @@
 package modemsim
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -220,8 +223,33 @@ func (m *Module) emit(p ...string) {
 	}
 }
 
-// line emits one result or information line, "\r\n<text>\r\n". m.mu held.
-func (m *Module) emitLine(text string) { m.emit("\r\n", text, "\r\n") }
+// emitLine emits one result code or information text, "\r\n<text>\r\n"
+// as the module is set by default (see response). m.mu held.
+func (m *Module) emitLine(text string) { m.emit(m.response(text)) }
+
+// resultCodes are the numbers of the basic result codes (V.250 5.7.1).
+var resultCodes = map[string]int{
+	"OK": 0, "CONNECT": 1, "RING": 2, "NO CARRIER": 3, "ERROR": 4,
+	"NO DIALTONE": 6, "BUSY": 7, "NO ANSWER": 8,
+}
+
+// response formats a result code or an information text (whose lines are
+// separated by CR LF) as V.250 5.7 says, with S3 and S4: with V1
+// <S3><S4>text<S3><S4>; with V0 a basic result code is its number and S3,
+// anything else text<S3><S4>. m.mu held.
+func (m *Module) response(text string) string {
+	eol := string([]byte{m.s3, m.s4})
+	if eol != "\r\n" {
+		text = strings.ReplaceAll(text, "\r\n", eol)
+	}
+	if m.verbose {
+		return eol + text + eol
+	}
+	if n, ok := resultCodes[text]; ok {
+		return strconv.Itoa(n) + string(m.s3)
+	}
+	return text + eol
+}
 
 // flush sends the output of the current step: sealed, a frame per
 // MaxFrame bytes, in a session; as it is otherwise. Every step that changes
@@ -251,6 +279,11 @@ func (m *Module) flush() {
 		}
 		m.outq = out
 		m.lastFrame = append(m.lastFrame[:0], out[start:]...)
+		if m.recArmed && bytes.Contains(p[:n], m.recMatch) {
+			m.recorded = append(m.recorded[:0], out[start:]...)
+			m.recArmed = false
+			m.event("record")
+		}
 		m.stats.FramesOut++
 		p = p[n:]
 	}

@@ -208,31 +208,26 @@ func (c *Collector) Err() error {
 }
 
 // redacted lists the commands whose arguments are secrets: the C2C
-// secrets, the SIM PIN and PDP authentication.
-var redacted = []string{"+USECC2C", "+CPIN", "+UAUTHREQ", "+CGAUTH"}
+// secrets, the SIM PIN and facility passwords, PDP authentication, and the
+// u-blox profiles that hold passwords or keys (PSD, TLS, FTP, HTTP, MQTT).
+var redacted = []string{
+	"+USECC2C", "+CPIN", "+CPWD", "+CLCK", "+UAUTHREQ", "+CGAUTH",
+	"+UPSD", "+USECPRF", "+USECMNG", "+UFTP", "+UHTTP", "+UMQTT",
+}
 
 // Redact returns line with the arguments of secret-bearing commands (and
 // the answers that echo them) replaced by "<redacted>": everything after
-// the first '=' or ':' that follows AT+USECC2C, AT+CPIN, AT+UAUTHREQ or
-// AT+CGAUTH, in any case. Other lines come back unchanged.
+// the first '=' or ':' that follows the name of one of AT+USECC2C, AT+CPIN,
+// AT+CPWD, AT+CLCK, AT+UAUTHREQ, AT+CGAUTH, AT+UPSD, AT+USECPRF, AT+USECMNG,
+// AT+UFTP, AT+UHTTP or AT+UMQTT (everything after the name when neither
+// follows it). Names are found as a module would read them: in any case,
+// ignoring spaces, quotes and control bytes, with backspace and DEL applied
+// and also not applied, so a secret typed with spaces or edited in the line
+// is hidden as well. A read (+CPIN?), a test (+CPIN=?) and a bare name keep
+// the line. Other lines come back unchanged.
 func Redact(line string) string {
-	upper := strings.ToUpper(line)
-	cut := -1
-	for _, name := range redacted {
-		i := strings.Index(upper, name)
-		if i < 0 {
-			continue
-		}
-		j := strings.IndexAny(line[i+len(name):], "=:")
-		if j < 0 {
-			continue
-		}
-		if k := i + len(name) + j + 1; cut < 0 || k < cut {
-			cut = k
-		}
+	if cut := redactCut(line); cut >= 0 {
+		return line[:cut] + "<redacted>"
 	}
-	if cut < 0 {
-		return line
-	}
-	return line[:cut] + "<redacted>"
+	return line
 }

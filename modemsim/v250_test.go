@@ -323,3 +323,56 @@ func TestRecordReplay(t *testing.T) {
 		t.Errorf("stats %+v, events %v", st, m.Events())
 	}
 }
+
+// lineState is what a command line leaves in a module, for FuzzCommandLine.
+type lineState struct {
+	commands       uint64
+	sec            SecCounts
+	echo, verbose  bool
+	s3, s4, s5     byte
+	line, lastLine string
+	dataMode, busy bool
+	held           string
+}
+
+// FuzzCommandLine feeds bytes to a module with every V.250 option on, in
+// one read and split in two at any offset: no panic, the S-registers stay
+// in range, the line within its limit, and the split changes nothing.
+func FuzzCommandLine(f *testing.F) {
+	for _, s := range []string{
+		"AT\r", "ATS3=33\rAT!", "ATS5=88\rAT+CGMQXI\r", "AT+CMEE=2;+USEC\x01C2C=3\r",
+		"AT+USECX\bC2C=2\r", "AT + CG MI\r", "AT+CGMI\rA/", "ATV0\rAT\r", "ATD*99#\r+++",
+		`AT+CGDCONT=1,"IP","a b"` + "\r", "ATS3=\rAT\x00", "AT+TSLOW=5\rAT\r", "ATE1S4=0\rATI\r",
+	} {
+		f.Add([]byte(s), uint16(len(s)/2))
+	}
+	cfg := Config{Echo: true, LineEditing: true, SRegisters: true, RepeatLine: true, NumericResults: true}
+	run := func(t *testing.T, parts ...[]byte) lineState {
+		m, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		now := time.Now()
+		for _, p := range parts {
+			m.receive(p, now)
+		}
+		return lineState{m.stats.Commands, m.stats.SecCommands, m.echo, m.verbose, m.s3, m.s4, m.s5,
+			string(m.line), m.lastLine, m.dataMode, m.busy, string(m.held)}
+	}
+	f.Fuzz(func(t *testing.T, p []byte, split uint16) {
+		if len(p) > 4096 {
+			return
+		}
+		whole := run(t, p)
+		if whole.s3 > 127 || whole.s4 > 127 || whole.s5 > 127 || len(whole.line) > maxLine {
+			t.Fatalf("state %#v", whole)
+		}
+		k := int(split) % (len(p) + 1)
+		if parts := run(t, p[:k], p[k:]); parts != whole {
+			t.Fatalf("split at %d: %#v, whole: %#v", k, parts, whole)
+		}
+	})
+}

@@ -32,6 +32,7 @@ func cmdSimulate(args []string, stdout, stderr io.Writer) int {
 	v1 := fs.Bool("v1", false, "pair as a V1 module (no hmac_key)")
 	v2 := fs.Bool("v2", false, "pair as a V2 module (the default)")
 	echo := fs.Bool("echo", false, "start with echo on (ATE1)")
+	v250 := fs.Bool("v250", false, "edit command lines as V.250 says (S5 deletes, control bytes and spaces dropped), accept ATS3/S4/S5, A/ and ATV0; with --echo a module as at power-up")
 	baud := fs.Int("baud", 0, "emulate a line of this bit rate in both directions (0: as fast as the pty)")
 	rekey := fs.String("rekey", "same", "answer to AT+USECC2C=3: same (keep the secrets) or new (issue new ones)")
 	pairable := fs.Bool("pairable", false, "accept AT+USECC2C=0 (pairing); without --keys the module starts unpaired")
@@ -72,7 +73,8 @@ func cmdSimulate(args []string, stdout, stderr io.Writer) int {
 		ptyOpts = modemsim.PTYOptions{Mode: 0o660, GID: gid}
 	}
 	cfg := modemsim.Config{Version: c2c.V2, Pairable: *pairable, Echo: *echo, Baud: *baud,
-		Rekey: modemsim.RekeyMode(*rekey), Network: *dataPeer != "", Logger: log}
+		Rekey: modemsim.RekeyMode(*rekey), Network: *dataPeer != "", Logger: log,
+		LineEditing: *v250, SRegisters: *v250, RepeatLine: *v250, NumericResults: *v250}
 	if *v1 {
 		cfg.Version = c2c.V1
 	}

@@ -5,6 +5,12 @@
 // (Collector, Response), the errors a transaction ends in (ResultError,
 // ErrCommand, ErrTimeout), and hiding secret arguments from log lines (Redact).
 //
+// For the application's side it holds what the bridge checks before it
+// forwards anything: assembling edited command lines from the application's
+// bytes (LineEditor), parsing them as a V.250 module would
+// (ParseCommandLine), and the policy of what is refused, tracked, or may
+// start data mode or a prompt (CheckLine).
+//
 // Package at does no I/O. Running a transaction on a port (send a command,
 // read its answer under a deadline) is modemside.Transactor's job, built on
 // these pieces.

@@ -201,6 +201,8 @@ var policy = map[string]rule{
 	"+UPSV": {allowed: readOnly, reason: "changes the UART power saving"},
 	"+USIO": {allowed: readOnly, reason: "changes the serial interface configuration"},
 
+	// Refused in any form, and anywhere on a line: CheckCommandLine looks
+	// for the name before parsing; this entry gives the reason.
 	SecurityCommand: {allowed: never, reason: "the C2C security commands are the bridge's alone"},
 
 	// Data mode: a CONNECT answer starts it only after one of these.

@@ -34,9 +34,9 @@ const (
 	// data (+USOWR, +USOST binary syntax).
 	SocketPromptMarker = "@"
 	// StreamPromptMarker asks for the announced number of bytes of a file
-	// or certificate (+UDWNFILE, +USECMNG import). u-blox documents it as
-	// '>'; whether a space follows is not documented, so a caller should
-	// accept ">" with or without one.
+	// or certificate (+UDWNFILE, +UDWNBLOCK, +USECMNG import). u-blox
+	// documents it as '>'; whether a space follows is not documented, so a
+	// caller should accept ">" with or without one.
 	StreamPromptMarker = ">"
 )
 
@@ -66,7 +66,7 @@ type Prompt struct {
 
 // Effects is what a line does to the module state the bridge tracks, to be
 // applied once the module answers the line OK, in this order: Reset first,
-// then Echo and CMEE.
+// then Echo and CMEE. See Changed for a line answered with an error.
 type Effects struct {
 	// Reset is set by ATZ or AT&F: the module went back to a stored or
 	// factory profile (echo on, +CMEE 0, ...); the caller restores its own
@@ -83,6 +83,12 @@ type Effects struct {
 	// reason), so the module may still be in its reset state.
 	Uncertain bool
 }
+
+// Changed reports whether the line holds a tracked command. When the module
+// answers such a line with an error, some of it may have run all the same
+// (V.250 runs the commands in order and stops at the first that fails), so
+// the caller should take echo and +CMEE as unknown until it sets them again.
+func (e Effects) Changed() bool { return e.Reset || e.SetEcho || e.SetCMEE }
 
 // Decision is the verdict on one command line.
 type Decision struct {
@@ -217,21 +223,25 @@ var policy = map[string]rule{
 	"+UFTPC": {connect: true},
 
 	// Prompts. 3GPP TS 27.005: +CMGS, +CMGW and +CMGC prompt "> " for text
-	// (or a PDU) ended by Ctrl-Z or ESC, in text and PDU mode alike. u-blox
-	// AT commands manuals (SARA-R4 UBX-17003787 §18.10 and §18.11; the
-	// SARA-R5 manual UBX-19047455 has the same commands): the binary syntax
-	// AT+USOWR=<socket>,<length> and AT+USOST=<socket>,<addr>,<port>,<length>
-	// prompt "@", then take exactly <length> bytes; +UDWNFILE (§22.2 of the
-	// u-blox manuals, as quoted by the ublox-cellular-rs documentation) and
-	// +USECMNG=0 (import) prompt '>' and take the declared size. The same
-	// manual (§1.1.4.1) says these commands must be used alone on a line.
-	"+CMGS":     {prompt: textPrompt},
-	"+CMGW":     {prompt: textPrompt},
-	"+CMGC":     {prompt: textPrompt},
-	"+USOWR":    {prompt: countPrompt(SocketPromptMarker, 1)},
-	"+USOST":    {prompt: countPrompt(SocketPromptMarker, 3)},
-	"+UDWNFILE": {prompt: countPrompt(StreamPromptMarker, 1)},
-	"+USECMNG":  {prompt: certificateImport},
+	// (or a PDU) ended by Ctrl-Z or ESC, in text and PDU mode alike. The
+	// u-blox SARA-R4 AT commands manual (UBX-17003787 R09; the SARA-R5
+	// manual UBX-19047455 keeps these commands): the binary syntax
+	// AT+USOWR=<socket>,<length> (§18.10) and
+	// AT+USOST=<socket>,<addr>,<port>,<length> (§18.11) prompt "@", then
+	// take exactly <length> bytes; AT+UDWNFILE=<name>,<size>[,<tag>] (§16.2)
+	// and AT+UDWNBLOCK=<name>,<offset>,<size>,<filesize>[,<tag>] (§16.7)
+	// prompt '>' and take <size> bytes; +USECMNG=0,<type>,<name>,<size>
+	// [,<password>] imports <size> bytes after '>' (as documented for
+	// ublox-cellular-rs's PrepareSecurityDataImport). §1.1.4.1: these
+	// commands must be used alone on a line.
+	"+CMGS":      {prompt: textPrompt},
+	"+CMGW":      {prompt: textPrompt},
+	"+CMGC":      {prompt: textPrompt},
+	"+USOWR":     {prompt: countPrompt(SocketPromptMarker, 1)},
+	"+USOST":     {prompt: countPrompt(SocketPromptMarker, 3)},
+	"+UDWNFILE":  {prompt: countPrompt(StreamPromptMarker, 1)},
+	"+UDWNBLOCK": {prompt: countPrompt(StreamPromptMarker, 2)},
+	"+USECMNG":   {prompt: certificateImport},
 }
 
 // maxPromptCountDigits bounds the byte count of a CountPrompt the bridge

@@ -168,6 +168,7 @@ func TestCheckCommandLineAllowed(t *testing.T) {
 		{in: `AT+USOST=0,"151.9.34.66",449,16`, cmee: -1, prompt: Prompt{CountPrompt, SocketPromptMarker, 16}},
 		{in: `AT+UDWNFILE="cert.pem",1024`, cmee: -1, prompt: Prompt{CountPrompt, StreamPromptMarker, 1024}},
 		{in: `AT+UDWNFILE="f",10,"USER"`, cmee: -1, prompt: Prompt{CountPrompt, StreamPromptMarker, 10}},
+		{in: `AT+UDWNBLOCK="f",0,36,500,"USER"`, cmee: -1, prompt: Prompt{CountPrompt, StreamPromptMarker, 36}},
 		{in: `AT+USECMNG=0,0,"ca",1300`, cmee: -1, prompt: Prompt{CountPrompt, StreamPromptMarker, 1300}},
 		{in: `AT+USECMNG=0,2,"key",1300,"pw"`, cmee: -1, prompt: Prompt{CountPrompt, StreamPromptMarker, 1300}},
 		{in: `AT+USECMNG=3`, cmee: -1},
@@ -187,6 +188,9 @@ func TestCheckCommandLineAllowed(t *testing.T) {
 		}
 		if e.Reset != tc.reset || e.Uncertain != tc.unsure {
 			t.Errorf("CheckCommandLine(%q) reset %v uncertain %v, want %v %v", tc.in, e.Reset, e.Uncertain, tc.reset, tc.unsure)
+		}
+		if changed := tc.echo != nil || tc.cmee >= 0 || tc.reset; e.Changed() != changed {
+			t.Errorf("CheckCommandLine(%q).Effects.Changed() = %v", tc.in, e.Changed())
 		}
 		if d.Connect != tc.connect {
 			t.Errorf("CheckCommandLine(%q).Connect = %v", tc.in, d.Connect)

@@ -156,10 +156,7 @@ func WriteKeyFile(path string, kf *KeyFile) error {
 // it creates and removes a temporary file in path's directory, as
 // WriteKeyFile's first step does.
 func CheckKeyFileWritable(path string) error {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
+	dir, base := tempDir(path)
 	f, err := os.CreateTemp(dir, "."+base+".check-*")
 	if err != nil {
 		return fmt.Errorf("key file %s cannot be written: %w", path, err)
@@ -169,13 +166,21 @@ func CheckKeyFileWritable(path string) error {
 	return nil
 }
 
-// WriteFileAtomic writes data to path atomically with the given mode (see
-// WriteKeyFile).
-func WriteFileAtomic(path string, data []byte, mode os.FileMode) (err error) {
-	dir, base := filepath.Split(path)
+// tempDir returns the directory where a temporary file for path is made
+// (path's own, so a rename can replace path atomically; "." for a bare
+// name) and path's base name.
+func tempDir(path string) (dir, base string) {
+	dir, base = filepath.Split(path)
 	if dir == "" {
 		dir = "."
 	}
+	return dir, base
+}
+
+// WriteFileAtomic writes data to path atomically with the given mode (see
+// WriteKeyFile).
+func WriteFileAtomic(path string, data []byte, mode os.FileMode) (err error) {
+	dir, base := tempDir(path)
 	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)

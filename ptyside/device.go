@@ -31,7 +31,7 @@
 // kernel virtual tty for ModemManager, say) would implement Device too.
 //
 // The bridge does not import this package: it codes against bridge.App
-// (Read, Write and SetReadDeadline), which a *PTY satisfies, and
+// (Read, Write and their deadlines), which a *PTY satisfies, and
 // cmd/c2cbridge opens the PTY and hands it to the bridge. The rest of
 // Device (Attached, Path, Link, Dropped, Close) serves the program that
 // opens it.
@@ -76,7 +76,7 @@ type Config struct {
 
 // Device is what every backend of the virtual tty implements; its methods
 // may be called concurrently. The bridge uses only the bridge.App part of
-// it (Read, Write, SetReadDeadline).
+// it (Read, Write and their deadlines).
 type Device interface {
 	// Read reads bytes the application wrote. Once it has returned all a
 	// departed application wrote, it blocks until another application

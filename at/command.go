@@ -120,8 +120,8 @@ var (
 	// ErrEmptyLine is returned for a line with nothing but spaces. A
 	// module ignores such a line: it is not a refusal.
 	ErrEmptyLine = errors.New("empty command line")
-	// ErrNotAT is returned for a line that does not start with AT (in any
-	// case).
+	// ErrNotAT is returned for a line that does not start with AT or at,
+	// after optional spaces.
 	ErrNotAT = errors.New("not an AT command")
 	// ErrSyntax is wrapped by every *SyntaxError.
 	ErrSyntax = errors.New("command line syntax error")
@@ -177,7 +177,7 @@ const (
 )
 
 // ParseCommandLine parses an edited command line (a Line's Text) as a module
-// would execute it: the AT prefix in any case, then basic commands (a letter
+// would execute it: the AT prefix (after optional spaces), then basic commands (a letter
 // and an optional number), & and \ commands, S-parameters (S3=13, S12?),
 // D with its dial string, and extended commands (+NAME, +NAME=args, +NAME?,
 // +NAME=?), chained as V.250 §5.3 and §5.4 chain them; an extended command
@@ -191,6 +191,11 @@ const (
 // byte that could start a command (letters, + & \ = ?). It returns
 // ErrEmptyLine for a blank line, ErrNotAT for a line without the AT prefix,
 // and a *SyntaxError otherwise.
+//
+// The prefix must be AT or at, its two letters together: a module that does
+// not take the line's first two letters for its prefix (A T, or aT and At
+// under autobauding, which u-blox documents) skips ahead to the next AT it
+// finds, which may sit inside an argument the bridge read as quoted text.
 func ParseCommandLine(edited string) (CommandLine, error) {
 	for i := 0; i < len(edited); i++ {
 		if c := edited[i]; c < 0x20 || c >= 0x7f {
@@ -201,7 +206,7 @@ func ParseCommandLine(edited string) (CommandLine, error) {
 	if canon == "" {
 		return CommandLine{}, ErrEmptyLine
 	}
-	if !strings.HasPrefix(canon, "AT") {
+	if p := strings.TrimLeft(edited, " "); !strings.HasPrefix(p, "AT") && !strings.HasPrefix(p, "at") {
 		return CommandLine{}, ErrNotAT
 	}
 	p := parser{s: canon, i: len("AT")}
@@ -327,6 +332,9 @@ func (p *parser) dial() (Command, error) {
 				return Command{}, p.fail("; inside a dial string: D must end the line")
 			}
 		case quoted:
+			if err := p.escape(); err != nil {
+				return Command{}, err
+			}
 		case c == '>':
 			memory = true
 		case c == '+' && p.i == start:
@@ -390,6 +398,9 @@ func (p *parser) arguments(name string) (string, error) {
 		case c == '"':
 			quoted = !quoted
 		case quoted:
+			if err := p.escape(); err != nil {
+				return "", err
+			}
 		case c == ';':
 			return p.s[start:p.i], nil
 		case isDigit(c), strings.IndexByte(",.-/:_*#()", c) >= 0:
@@ -401,6 +412,22 @@ func (p *parser) arguments(name string) (string, error) {
 		return "", p.fail("quote left open in the arguments of " + name)
 	}
 	return p.s[start:], nil
+}
+
+// escape checks a backslash inside quotes, at p.i: V.250 §5.4.2.2 allows
+// it only before two hexadecimal digits (\22 stands for a quote). A module
+// that took \" for a quote inside the string would see the rest of the line
+// inside out, quoted where the bridge reads commands and the other way
+// round: any other backslash is refused.
+func (p *parser) escape() error {
+	if p.s[p.i] != '\\' {
+		return nil
+	}
+	if p.i+2 >= len(p.s) || !isHex(p.s[p.i+1]) || !isHex(p.s[p.i+2]) {
+		return p.fail("backslash in a string not followed by two hexadecimal digits")
+	}
+	p.i += 2
+	return nil
 }
 
 // digits reads a run of decimal digits.
@@ -415,3 +442,5 @@ func (p *parser) digits() string {
 func isUpper(c byte) bool { return 'A' <= c && c <= 'Z' }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+func isHex(c byte) bool { return isDigit(c) || 'A' <= c && c <= 'F' || 'a' <= c && c <= 'f' }

@@ -34,6 +34,8 @@ func TestParseCommandLine(t *testing.T) {
 	}{
 		{`AT`, nil},
 		{`at`, nil},
+		{`  AT`, nil},
+		{`at E0`, []C{{"E", KindBasic, "0"}}},
 		{`ATZ`, []C{{"Z", KindBasic, ""}}},
 		{`AT&F`, []C{{"&F", KindAmpersand, ""}}},
 		{`ATI`, []C{{"I", KindBasic, ""}}},
@@ -67,6 +69,7 @@ func TestParseCommandLine(t *testing.T) {
 		{`AT\Q3`, []C{{`\Q`, KindBackslash, "3"}}},
 		{`AT+CPSMS=1,,,"00000100","00001111"`, []C{{"+CPSMS", KindSet, `1,,,"00000100","00001111"`}}},
 		{`AT+CGDATA="PPP",1`, []C{{"+CGDATA", KindSet, `"PPP",1`}}},
+		{`AT+X="a\22b\5c;\0D\0a"`, []C{{"+X", KindSet, `"a\22b\5c;\0D\0a"`}}},
 	} {
 		got, err := ParseCommandLine(tc.in)
 		if err != nil {
@@ -94,6 +97,10 @@ func TestParseCommandLineErrors(t *testing.T) {
 		{`@`, ErrNotAT},
 		{`xxAT+CSQ`, ErrNotAT},
 		{`A`, ErrNotAT},
+		{`A T+CSQ`, ErrNotAT},
+		{`At+csq`, ErrNotAT},
+		{`aT+CSQ`, ErrNotAT},
+		{`A T+CGDCONT=1,"IP","ATS5=88"`, ErrNotAT},
 		{"AT\x01", ErrSyntax},
 		{"AT\x7f", ErrSyntax},
 		{"AT+X=\"\xc3\"", ErrSyntax},
@@ -133,6 +140,11 @@ func TestParseCommandLineErrors(t *testing.T) {
 		{`ATD1=2`, ErrSyntax},
 		{`ATD>"Jo; Smith";`, ErrSyntax},
 		{`ATD"open`, ErrSyntax},
+		{`AT+X="a\",";S5=88;"`, ErrSyntax}, // \" would keep the string open
+		{`AT+X="a\"`, ErrSyntax},
+		{`AT+X="\2"`, ErrSyntax},
+		{`AT+X="\2g"`, ErrSyntax},
+		{`ATD>"a\";`, ErrSyntax},
 	} {
 		_, err := ParseCommandLine(tc.in)
 		if !errors.Is(err, tc.want) {

@@ -224,8 +224,7 @@ func New(cfg Config, app App, modem ModemConn) (*Bridge, error) {
 	}
 	b.cfg.Secrets, b.cfg.Previous = nil, nil // the caller's: not kept
 	b.in.cond = sync.NewCond(&b.mu)
-	b.out.cond = sync.NewCond(&b.out.mu)
-	b.out.done = make(chan struct{})
+	b.out.init()
 	b.trace.Store(cfg.Trace)
 	b.sched.every = cfg.RekeyInterval
 	b.act.rekeyBytes.Store(cfg.RekeyBytes)
@@ -288,7 +287,7 @@ func (b *Bridge) wipe() {
 
 // shutdown flushes held input and closes the session.
 func (b *Bridge) shutdown() {
-	open := b.state() == StateOpen
+	open := b.inSession()
 	b.setPhase(StateClosing)
 	if !open {
 		return

@@ -178,8 +178,11 @@ func (b *Bridge) serve(ctx context.Context) error {
 				return err
 			}
 		case <-ev.suspect:
-			if b.ctrl.suspectSince.IsZero() {
+			if b.ctrl.suspectSince.IsZero() && b.inSession() {
+				// Plain text in a session: hold application input at
+				// once, check at the next idle point.
 				b.ctrl.suspectSince = time.Now()
+				b.holdNow()
 			}
 		case <-ev.detached:
 			b.appGone(ctx)
@@ -224,13 +227,26 @@ func (b *Bridge) rekeyAt(now time.Time) time.Time {
 }
 
 // keepaliveAt is when the session has been idle for session.keepalive in
-// both directions since the last keepalive.
+// both directions since the last keepalive; for an unconfirmed session
+// (a check got no answer at all), when it is checked again.
 func (b *Bridge) keepaliveAt() time.Time {
-	if b.cfg.Keepalive <= 0 || b.state() != StateOpen {
-		return time.Time{}
+	switch b.state() {
+	case StateOpen:
+		if b.cfg.Keepalive <= 0 {
+			return time.Time{}
+		}
+		last := max(b.act.lastRx.Load(), b.act.lastTx.Load(), b.ctrl.keepaliveSent.UnixNano())
+		return time.Unix(0, last).Add(b.cfg.Keepalive)
+	case StateUnconfirmed:
+		return b.ctrl.keepaliveSent.Add(max(b.cfg.Keepalive, b.cfg.ProbeTimeout))
 	}
-	last := max(b.act.lastRx.Load(), b.act.lastTx.Load(), b.ctrl.keepaliveSent.UnixNano())
-	return time.Unix(0, last).Add(b.cfg.Keepalive)
+	return time.Time{}
+}
+
+// inSession reports whether the engine is in a session it uses or checks.
+func (b *Bridge) inSession() bool {
+	s := b.state()
+	return s == StateOpen || s == StateUnconfirmed
 }
 
 // nextWake returns when the control loop must look again: the nearest
@@ -273,15 +289,19 @@ func (b *Bridge) runDue(ctx context.Context, now time.Time) {
 		b.retrySave()
 	}
 	if !b.ctrl.suspectSince.IsZero() {
+		// Application input is held since the plain text arrived.
 		switch {
-		case b.act.lastRx.Load() > b.ctrl.suspectSince.UnixNano() || b.state() != StateOpen:
+		case b.act.lastRx.Load() > b.ctrl.suspectSince.UnixNano():
+			// An authentic frame since: the session is alive.
 			b.ctrl.suspectSince = time.Time{}
-		case b.tryHold():
+			b.releaseHold()
+		case !b.inSession():
+			b.ctrl.suspectSince = time.Time{}
+		case b.streamIdle():
 			b.ctrl.suspectSince = time.Time{}
 			b.checkSession(ctx, "plain text arrived during the session")
 		case due(b.suspectUntil(), now):
 			b.ctrl.suspectSince = time.Time{}
-			b.holdNow()
 			b.checkSession(ctx, "plain text arrived during the session, and no authentic answer since")
 		}
 		return
@@ -298,7 +318,13 @@ func (b *Bridge) runDue(ctx context.Context, now time.Time) {
 			b.log.Warn("rekey overdue: waiting for the data-mode call to end")
 		}
 	}
-	if due(b.keepaliveAt(), now) && b.tryHold() {
-		b.keepalive(ctx)
+	if due(b.keepaliveAt(), now) {
+		switch {
+		case b.state() == StateUnconfirmed:
+			b.holdNow()
+			b.checkSession(ctx, "the session is still unconfirmed")
+		case b.tryHold():
+			b.keepalive(ctx)
+		}
 	}
 }

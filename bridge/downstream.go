@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"errors"
+	"os"
 	"time"
 
 	"github.com/c2cbridge/c2cbridge/at"
@@ -32,14 +33,9 @@ func (d *downstream) retire(cur *keys) {
 	d.feeding = cur
 }
 
-// timeout is implemented by deadline errors (os.ErrDeadlineExceeded and
-// net errors).
-type timeout interface{ Timeout() bool }
-
-func isTimeout(err error) bool {
-	var t timeout
-	return errors.As(err, &t) && t.Timeout()
-}
+// isTimeout reports whether err is a read deadline passing, as ModemConn
+// and App report it.
+func isTimeout(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }
 
 // downstream reads the link's connection until it fails or is stopped. It
 // is the only reader of the modem and the only user of the opener.

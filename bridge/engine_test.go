@@ -6,6 +6,7 @@ import (
 	"net"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -195,11 +196,13 @@ func TestUnwritableKeyFileStopsRekeys(t *testing.T) {
 func TestStalledApplication(t *testing.T) {
 	r := newRig(t, rigOpts{noReader: true, brCfg: func(c *Config) { c.RekeyInterval = 50 * time.Millisecond }})
 	r.waitOpen()
-	urc := "+TEST: " + string(make([]byte, 1000))
-	for range 600 { // 600 KB, more than the queue holds
+	// URCs of 1 KB until the queue overflows (some fall between sessions,
+	// during rekeys, and are dropped as plain text).
+	urc := "+TEST: " + strings.Repeat("x", 1000)
+	waitFor(t, "output beyond the queue to be dropped", func() bool {
 		r.mod.SendURC(urc)
-	}
-	waitFor(t, "output beyond the queue to be dropped", func() bool { return r.b.Stats().Counters[counters.AppOverruns] > 0 })
+		return r.b.Stats().Counters[counters.AppOverruns] > 0
+	})
 	before := r.mod.Stats().Rekeys
 	waitFor(t, "rekeys to go on", func() bool { return r.mod.Stats().Rekeys >= before+3 })
 	r.cancel()

@@ -13,7 +13,12 @@ const (
 	StateStarting State = "starting"
 	// StateOpening: probing the module and opening the session.
 	StateOpening State = "opening"
-	// StateOpen: the session is open and application bytes flow.
+	// StateUnconfirmed: a session was opened (or a check of it is under
+	// way) but no authentic answer has proved it yet; application input
+	// is held.
+	StateUnconfirmed State = "unconfirmed"
+	// StateOpen: the session is open, proved by an authentic answer, and
+	// application bytes flow.
 	StateOpen State = "open"
 	// StateRekeying: AT+USECC2C=3 and the next open are under way.
 	StateRekeying State = "rekeying"

@@ -45,12 +45,15 @@ func (b *Bridge) keepalive(ctx context.Context) {
 // encrypted AT first, then a plain one. A plain answer means the module
 // rebooted: the session is reopened. The caller holds application input.
 func (b *Bridge) checkSession(ctx context.Context, why string) {
-	if b.state() != StateOpen {
+	if s := b.state(); s != StateOpen && s != StateUnconfirmed {
 		b.releaseHold()
 		return
 	}
+	b.setPhase(StateUnconfirmed)
+	defer func() { b.ctrl.keepaliveSent = time.Now() }()
 	if _, err := b.command(ctx, b.encryptedAT("encrypted AT (session check)")); err == nil {
 		b.log.Debug("session check: the session is alive", "why", why)
+		b.setPhase(StateOpen)
 		b.releaseHold()
 		return
 	}
@@ -61,7 +64,7 @@ func (b *Bridge) checkSession(ctx context.Context, why string) {
 		b.log.Warn("session check: the module answers neither encrypted nor plain AT", "why", why, "err", err)
 		b.setMode(modeFramed)
 		b.releaseHold()
-		return
+		return // unconfirmed until a check or keepalive gets an authentic answer
 	}
 	b.log.Warn("the module lost the secure session (rebooted?); reopening", "why", why)
 	b.sessionLost()
@@ -97,6 +100,9 @@ func (b *Bridge) reopen(ctx context.Context) {
 		}
 		b.setPhase(StateOpening)
 		err := b.open(ctx)
+		if err == nil {
+			err = b.confirmOpen(ctx, nil)
+		}
 		if err == nil {
 			b.stats.Inc(counters.Reopens)
 			b.sessionUp()

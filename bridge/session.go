@@ -62,27 +62,40 @@ func (b *Bridge) start(ctx context.Context, reconnect bool) error {
 	if err := b.open(ctx); err != nil {
 		return err
 	}
-	if prev := b.ctrl.previous; prev != nil {
-		// The key file still holds the previous generation: a rekey with
-		// new secrets was not confirmed before the last run ended.
-		if err := b.confirm(ctx, prev); err != nil {
-			return fmt.Errorf("open session: %w", err)
-		}
-		b.saveCurrent()
-	} else if err := b.keyCheck(ctx); err != nil {
+	// The key file may still hold the previous generation: a rekey with
+	// new secrets was not confirmed before the last run ended.
+	prev := b.ctrl.previous
+	if err := b.confirmOpen(ctx, prev); err != nil {
 		return err
+	}
+	if prev != nil {
+		b.saveCurrent()
 	}
 	b.sessionUp()
 	return nil
 }
 
-// keyCheck proves the key right after an open with an encrypted AT: an
-// open carries only te_secret and cannot tell a wrong key.
-func (b *Bridge) keyCheck(ctx context.Context) error {
-	if _, err := b.command(ctx, b.encryptedAT("encrypted AT (key check)")); err != nil {
+// confirmOpen proves the session just opened with an encrypted AT (an
+// open carries only te_secret and cannot tell a wrong key): the session
+// is "unconfirmed" until an authentic answer comes back. Without one it
+// tries prev, the other generation, if it is still kept.
+func (b *Bridge) confirmOpen(ctx context.Context, prev *c2c.Secrets) error {
+	b.setPhase(StateUnconfirmed)
+	_, err := b.command(ctx, b.encryptedAT("encrypted AT (key check)"))
+	switch {
+	case err == nil:
+		return nil
+	case prev == nil:
 		return fmt.Errorf("%w: the module opened the session but gives no authentic answer to frames made with the key file's key (fingerprint %s): keys.file does not hold this module's current secrets; restore them or pair again (%v)",
 			ErrRefused, b.fingerprintText(), err)
 	}
+	b.log.Error("the new secrets got no authentic answer; trying the previous ones", "err", err)
+	b.useSecrets(prev)
+	b.setMode(modeFramed)
+	if _, err := b.command(ctx, b.encryptedAT("encrypted AT (previous secrets)")); err != nil {
+		return fmt.Errorf("open session: neither the new nor the previous secrets are answered: %w", err)
+	}
+	b.log.Warn("the module still uses the previous secrets", "fingerprint", prev.Fingerprint())
 	return nil
 }
 
@@ -250,10 +263,11 @@ func (b *Bridge) rekeyOnce(ctx context.Context) (lost bool, err error) {
 	b.stats.Inc(counters.Rekeys)
 	line, fresh := usec.FindAnswer(usec.OpRekey, resp.Lines)
 	if fresh {
-		if err := b.adoptRekeyAnswer(ctx, line); err != nil {
-			return true, fmt.Errorf("rekey: %w", err)
-		}
-	} else if err := b.open(ctx); err != nil {
+		err = b.adoptRekeyAnswer(ctx, line)
+	} else if err = b.open(ctx); err == nil {
+		err = b.confirmOpen(ctx, nil)
+	}
+	if err != nil {
 		return true, fmt.Errorf("rekey: %w", err)
 	}
 	b.mu.Lock()
@@ -280,27 +294,9 @@ func (b *Bridge) adoptRekeyAnswer(ctx context.Context, line string) error {
 	if err := b.open(ctx); err != nil {
 		return err
 	}
-	if err := b.confirm(ctx, &prev); err != nil {
+	if err := b.confirmOpen(ctx, &prev); err != nil {
 		return err
 	}
 	b.saveCurrent()
-	return nil
-}
-
-// confirm checks the current secrets with an encrypted AT right after an
-// open (an open cannot tell a wrong key) and, if no authentic OK comes back,
-// falls back to prev. It returns an error if neither generation is answered.
-func (b *Bridge) confirm(ctx context.Context, prev *c2c.Secrets) error {
-	_, err := b.command(ctx, b.encryptedAT("encrypted AT (new secrets)"))
-	if err == nil {
-		return nil
-	}
-	b.log.Error("the new secrets got no authentic answer; trying the previous ones", "err", err)
-	b.useSecrets(prev)
-	b.setMode(modeFramed)
-	if _, err := b.command(ctx, b.encryptedAT("encrypted AT (previous secrets)")); err != nil {
-		return fmt.Errorf("neither the new nor the previous secrets are answered: %w", err)
-	}
-	b.log.Warn("the module still uses the previous secrets", "fingerprint", prev.Fingerprint())
 	return nil
 }

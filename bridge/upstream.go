@@ -153,6 +153,14 @@ func (b *Bridge) tryHold() bool {
 	return true
 }
 
+// streamIdle reports whether the application's AT stream is at an idle
+// point (no command in flight, no partial line, not in a call).
+func (b *Bridge) streamIdle() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.stream.idle(time.Now(), b.cfg.CommandTimeout)
+}
+
 // holdNow holds application input whatever the stream is doing (the
 // module is gone or rebooted: a command in flight will not be answered).
 func (b *Bridge) holdNow() {

@@ -108,7 +108,11 @@ func (c Command) Args() []string {
 // CommandLine is a parsed command line.
 type CommandLine struct {
 	// Canonical is the line as Canonical returns it. It may hold secrets:
-	// log it only through Redact.
+	// log it only through Redact. Forwarding Canonical (then
+	// CommandTerminator) rather than the edited text has the module run
+	// byte for byte what was checked, whatever it makes of spaces (V.250
+	// has it ignore them; a module that did not could read ATV 1 as V, that
+	// is V0); the module's echo then shows the canonical form.
 	Canonical string
 	// Commands are the commands after the AT prefix, in order. A bare AT
 	// has none.

@@ -2,6 +2,7 @@ package at
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -168,6 +169,12 @@ func checkAllowed(t *testing.T, s string, d Decision) {
 	}
 	if d.Prompt.Kind != NoPrompt && len(d.Line.Commands) != 1 {
 		t.Fatalf("allowed %q: a prompt command not alone", s)
+	}
+	// The canonical form, which the bridge may forward instead, gets the
+	// same verdict.
+	again := CheckCommandLine(d.Line.Canonical)
+	if again.Err != nil || !reflect.DeepEqual(again, d) {
+		t.Fatalf("canonical %q of %q: %+v, want %+v", d.Line.Canonical, s, again, d)
 	}
 }
 

@@ -217,7 +217,7 @@ func (c *Collector) Err() error {
 // secrets, the SIM PIN and facility passwords, PDP authentication, and the
 // u-blox profiles that hold passwords or keys (PSD, TLS, FTP, HTTP, MQTT).
 var redacted = []string{
-	"+USECC2C", "+CPIN", "+CPWD", "+CLCK", "+UAUTHREQ", "+CGAUTH",
+	SecurityCommand, "+CPIN", "+CPWD", "+CLCK", "+UAUTHREQ", "+CGAUTH",
 	"+UPSD", "+USECPRF", "+USECMNG", "+UFTP", "+UHTTP", "+UMQTT",
 }
 

@@ -171,9 +171,10 @@ func (b *Bridge) commandLine(c *command, line string) (mine, done bool) {
 	if done && line == at.OK {
 		switch {
 		case c.spec.toFramed:
+			// The window of seen IVs stays: it lives as long as the
+			// secrets (docs/protocol.md, "Replay window").
 			b.mode = modeFramed
 			b.keys.opener.Reset()
-			b.keys.replay.reset()
 		case c.spec.toPlain:
 			b.mode = modePlain
 		}

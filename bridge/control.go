@@ -62,11 +62,25 @@ type events struct {
 	detached   chan struct{} // the application went away (AppDetached)
 	rekeyBytes chan struct{} // session.rekey_bytes reached (either direction)
 	reschedule chan struct{} // the rekey schedule changed (SetRekeySchedule)
+	// adopt carries secrets the module issued in a rekey the bridge did
+	// not send (downstream); the control loop wipes them.
+	adopt chan *c2c.Secrets
 }
 
 func newEvents() events {
 	return events{suspect: make(chan struct{}, 1), detached: make(chan struct{}, 1),
-		rekeyBytes: make(chan struct{}, 1), reschedule: make(chan struct{}, 1)}
+		rekeyBytes: make(chan struct{}, 1), reschedule: make(chan struct{}, 1),
+		adopt: make(chan *c2c.Secrets, 1)}
+}
+
+// adoptSecrets hands s to the control loop, or wipes it if secrets are
+// already waiting there.
+func (e events) adoptSecrets(s *c2c.Secrets) {
+	select {
+	case e.adopt <- s:
+	default:
+		s.Zero()
+	}
 }
 
 // signal wakes the control loop without blocking.
@@ -186,6 +200,8 @@ func (b *Bridge) serve(ctx context.Context) error {
 			}
 		case <-ev.detached:
 			b.appGone(ctx)
+		case next := <-ev.adopt:
+			b.adoptUnsolicited(ctx, next)
 		case <-ev.rekeyBytes:
 		case <-ev.reschedule:
 		case <-b.beatC():

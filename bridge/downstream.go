@@ -16,9 +16,10 @@ type downstream struct {
 	// feeding is the key generation whose opener downstream feeds; when
 	// the control loop swaps generations, downstream wipes the old opener.
 	feeding *keys
-	// lines splits the authentic plaintext into lines, once, for the
-	// command in flight, the stream tracker and the trace.
-	lines at.LineSplitter
+	// line holds the authentic plaintext of the module's current line in
+	// command mode, and held what data mode holds back (see deliver.go).
+	line []byte
+	held []byte
 	// plainLines splits what is not authentic plaintext: the module's
 	// plain text between sessions, and stray bytes inside one.
 	plainLines at.LineSplitter
@@ -49,6 +50,9 @@ func (b *Bridge) downstream(l *link) {
 		if b.mode == modeFramed && k.opener.Pending() > 0 {
 			deadline = time.Now().Add(k.opener.StallTimeout())
 		}
+		if len(b.down.held) > 0 {
+			deadline = minTime(orNever(deadline), time.Now().Add(holdbackWait))
+		}
 		b.mu.Unlock()
 		if !l.armRead(deadline) {
 			return
@@ -69,11 +73,20 @@ func (b *Bridge) downstream(l *link) {
 			if framed {
 				o.Poll(now, b.onFrameEvent)
 			}
+			b.flushHeldData()
 			continue
 		}
 		l.fail(err)
 		return
 	}
+}
+
+// orNever returns t, or a time far away for the zero time.
+func orNever(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Now().Add(time.Hour)
+	}
+	return t
 }
 
 // current returns the current key generation for downstream, wiping the
@@ -174,47 +187,6 @@ func printable(s string) bool {
 		}
 	}
 	return true
-}
-
-// deliver hands authentic plaintext on. With a command of the bridge's own
-// in flight it splits it into lines, gives the command its answer and
-// writes the other lines to the application; in data mode it writes it to
-// the application as it is; in command mode as it is too, after splitting
-// it into lines for the stream tracker and the trace. Each byte is split
-// once, by the one splitter.
-func (b *Bridge) deliver(p []byte) {
-	b.mu.Lock()
-	c := b.ctl
-	if c != nil && !c.spec.framed {
-		c = nil
-	}
-	if c == nil && b.stream.data {
-		b.stream.fromModuleData(p)
-		b.mu.Unlock()
-		b.down.lines.Reset()
-		b.toApp(p)
-		return
-	}
-	b.mu.Unlock()
-	var urc []byte
-	b.down.lines.Feed(p, func(line string) {
-		if c != nil {
-			if mine, _ := b.commandLine(c, line); mine {
-				return
-			}
-			urc = append(urc, "\r\n"+line+"\r\n"...)
-		}
-		b.mu.Lock()
-		b.stream.fromModuleLine(line)
-		b.mu.Unlock()
-		b.traceLine("module>app", line)
-	})
-	switch {
-	case c == nil:
-		b.toApp(p)
-	case len(urc) > 0:
-		b.toApp(urc)
-	}
 }
 
 // toApp queues authentic plaintext for the application.

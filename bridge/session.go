@@ -300,3 +300,41 @@ func (b *Bridge) adoptRekeyAnswer(ctx context.Context, line string) error {
 	b.saveCurrent()
 	return nil
 }
+
+// adoptUnsolicited makes next current: the module ran a rekey the bridge
+// did not send (a command that got past the bridge's checks) and issued
+// new secrets. Losing them would lose the module, so the bridge saves
+// them and opens the next session with them, as after its own rekey.
+func (b *Bridge) adoptUnsolicited(ctx context.Context, next *c2c.Secrets) {
+	defer next.Zero()
+	if !b.inSession() {
+		return
+	}
+	b.log.Error("the module ran a rekey the bridge did not send; adopting the secrets it issued", "fingerprint", next.Fingerprint())
+	b.holdNow()
+	b.setPhase(StateRekeying)
+	b.setMode(modePlain)
+	prev := b.currentSecrets()
+	defer prev.Zero()
+	b.save(next, &prev)
+	b.useSecrets(next)
+	err := b.open(ctx)
+	if err == nil {
+		err = b.confirmOpen(ctx, &prev)
+	} else {
+		// No answer to the open: the module may still be in the old
+		// session after all.
+		b.useSecrets(&prev)
+		if b.probeSession(ctx) {
+			b.log.Warn("the module still answers in the previous session; carrying on with it")
+			err = nil
+		}
+	}
+	if err != nil {
+		b.log.Error("opening a session after the module's own rekey failed; reopening", "err", err)
+		b.reopen(ctx)
+		return
+	}
+	b.saveCurrent()
+	b.sessionUp()
+}

@@ -100,11 +100,3 @@ func (s *streamState) idle(now time.Time, stale time.Duration) bool {
 	}
 	return true
 }
-
-// containsFold reports whether s contains sub, ignoring ASCII case.
-func containsFold(s, sub []byte) bool {
-	if len(s) < len(sub) {
-		return false
-	}
-	return bytes.Contains(bytes.ToUpper(s), sub)
-}

@@ -54,6 +54,7 @@ counters:
   rekeys_overdue    17
   reopens           18
   reconnects        1234567
+  app_overruns      0
 `},
 		{"nothing known", Snapshot{Session: Session{State: "module lost", Version: "V1", Since: now}}, `session:      module lost, V1, since 2025-06-01T10:30:00Z (now)
 last rekey:   none since start
@@ -81,6 +82,7 @@ counters:
   rekeys_overdue    0
   reopens           0
   reconnects        0
+  app_overruns      0
 `},
 	}
 	for _, tc := range tests {

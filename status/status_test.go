@@ -86,6 +86,7 @@ var contractFields = []struct {
 	{[]string{"counters", "rekeys_overdue"}, "number"},
 	{[]string{"counters", "reopens"}, "number"},
 	{[]string{"counters", "reconnects"}, "number"},
+	{[]string{"counters", "app_overruns"}, "number"},
 }
 
 // checkContract fails t unless raw has every contract field with its type.

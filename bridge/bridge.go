@@ -53,6 +53,13 @@ type ModemConn interface {
 	SetReadDeadline(t time.Time) error
 }
 
+// CarrierDetector is implemented by a ModemConn that can read the UART's
+// DCD (carrier detect) line. With Config.DCD the bridge asks it when a
+// NO CARRIER appears in a call.
+type CarrierDetector interface {
+	CarrierDetect() (bool, error)
+}
+
 // App is the plaintext side: the virtual tty an application opens. Read
 // blocks until the application writes (also while no application is
 // attached); a read deadline must unblock it with a timeout error. Write
@@ -95,9 +102,14 @@ type Config struct {
 	// MaxFrame is the largest plaintext accepted in one module frame;
 	// crypto.DefaultMaxPlaintext when 0.
 	MaxFrame int
-	// EscapeGuard is the quiet time around the "+++" escape the bridge
-	// sends to leave data mode (the module's S12); 1 s when 0.
+	// EscapeGuard is the quiet time around the "+++" escape (the module's
+	// S12), the bridge's own and the application's; 1 s when 0.
 	EscapeGuard time.Duration
+	// DCD, if set, ends a call only when the UART's DCD line is off
+	// (AT&C1) as a NO CARRIER arrives; the ModemConn must be a
+	// CarrierDetector. Without it, the rules of stream.go tell the
+	// module's NO CARRIER from call data.
+	DCD bool
 	// Dial, if set, reopens the modem after the connection failed (an
 	// unplugged USB adapter); the bridge retries it with backoff. Without
 	// it a failed connection ends Run with ErrModemLost. The Bridge owns
@@ -223,6 +235,7 @@ func New(cfg Config, app App, modem ModemConn) (*Bridge, error) {
 		b.ctrl.previous = &prev
 	}
 	b.cfg.Secrets, b.cfg.Previous = nil, nil // the caller's: not kept
+	b.stream.guard, b.stream.dcd = cfg.EscapeGuard, cfg.DCD
 	b.in.cond = sync.NewCond(&b.mu)
 	b.out.init()
 	b.trace.Store(cfg.Trace)

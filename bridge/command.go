@@ -155,7 +155,7 @@ func (b *Bridge) commandLine(c *command, line string) (mine, done bool) {
 	b.mu.Lock()
 	if c.spec.connect && at.IsConnect(line) {
 		c.connected = true
-		b.stream.data = true
+		b.stream.startCall(time.Now())
 		if b.ctl == c {
 			b.ctl = nil
 		}

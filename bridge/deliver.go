@@ -62,7 +62,7 @@ func (b *Bridge) deliver(p []byte) {
 				continue
 			}
 			d.line = append(d.line, ch)
-			if len(d.line) <= 2 && at.IsPrompt(string(d.line)) || len(d.line) >= at.MaxLine {
+			if len(d.line) <= 2 && b.isPrompt(d.line) || len(d.line) >= at.MaxLine {
 				out = b.moduleLine(c, out)
 			}
 		}
@@ -71,6 +71,13 @@ func (b *Bridge) deliver(p []byte) {
 	if len(out) > 0 {
 		b.toApp(out)
 	}
+}
+
+// isPrompt reports whether the module's unended line is a prompt.
+func (b *Bridge) isPrompt(line []byte) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.stream.isPrompt(string(line))
 }
 
 // moduleLine handles the completed line in d.line: c, the bridge's
@@ -93,7 +100,7 @@ func (b *Bridge) moduleLine(c *command, out []byte) []byte {
 		return out
 	}
 	b.mu.Lock()
-	b.stream.fromModuleLine(line)
+	b.stream.fromModuleLine(line, time.Now())
 	b.mu.Unlock()
 	b.traceLine("module>app", line)
 	if c != nil {
@@ -114,8 +121,11 @@ func (b *Bridge) callData(p, out []byte) []byte {
 		d.held = nil
 	}
 	b.mu.Lock()
-	b.stream.fromModuleData(p)
+	carrierText := b.stream.fromModuleData(p, time.Now())
 	b.mu.Unlock()
+	if carrierText {
+		b.checkCarrier()
+	}
 	for {
 		i := indexFold(p, usecMark)
 		if i < 0 {
@@ -134,6 +144,22 @@ func (b *Bridge) callData(p, out []byte) []byte {
 		p = p[:len(p)-k]
 	}
 	return append(out, p...)
+}
+
+// checkCarrier ends data mode when the DCD line is off, with Config.DCD.
+func (b *Bridge) checkCarrier() {
+	if !b.cfg.DCD {
+		return
+	}
+	cd, ok := b.currentLink().conn.(CarrierDetector)
+	if !ok {
+		return
+	}
+	if on, err := cd.CarrierDetect(); err == nil && !on {
+		b.mu.Lock()
+		b.stream.endCall()
+		b.mu.Unlock()
+	}
 }
 
 // flushHeldData writes what data mode held back, once no more bytes came.

@@ -53,6 +53,9 @@ func (b *Bridge) downstream(l *link) {
 		if len(b.down.held) > 0 {
 			deadline = minTime(orNever(deadline), time.Now().Add(holdbackWait))
 		}
+		if c := b.stream.carrierAt(); !c.IsZero() {
+			deadline = minTime(orNever(deadline), c)
+		}
 		b.mu.Unlock()
 		if !l.armRead(deadline) {
 			return
@@ -63,6 +66,9 @@ func (b *Bridge) downstream(l *link) {
 			b.stats.Add(counters.LineBytesDown, uint64(n))
 			b.fromModem(buf[:n], now)
 		}
+		b.mu.Lock()
+		b.stream.carrierLost(now)
+		b.mu.Unlock()
 		if err == nil {
 			continue
 		}

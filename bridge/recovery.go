@@ -77,9 +77,9 @@ func (b *Bridge) sessionLost() {
 	b.setPhase(StateModuleRebooted)
 	b.mu.Lock()
 	b.mode = modePlain
-	inFlight := b.stream.inFlight || b.stream.prompt
+	inFlight := b.stream.inFlight
 	call := b.stream.data
-	b.stream.inFlight, b.stream.prompt, b.stream.data, b.stream.escape = false, false, false, false
+	b.stream.reset()
 	b.mu.Unlock()
 	switch {
 	case call:
@@ -224,7 +224,7 @@ func (b *Bridge) escape(ctx context.Context, name string) error {
 		return err
 	}
 	b.mu.Lock()
-	b.stream.data, b.stream.escape, b.stream.inFlight = false, false, false
+	b.stream.endCall()
 	b.mu.Unlock()
 	return nil
 }

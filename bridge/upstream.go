@@ -1,11 +1,12 @@
 package bridge
 
 import (
+	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/c2cbridge/c2cbridge/at"
 	"github.com/c2cbridge/c2cbridge/counters"
 	c2c "github.com/c2cbridge/c2cbridge/crypto"
 )
@@ -40,6 +41,9 @@ func (b *Bridge) upstream() {
 			if len(out) > 0 {
 				deadline = b.sendAt()
 			}
+			if w := b.stream.wakeAt(time.Now()); !w.IsZero() {
+				deadline = minTime(orNever(deadline), w)
+			}
 			b.app.SetReadDeadline(deadline)
 		}
 		b.mu.Unlock()
@@ -53,7 +57,7 @@ func (b *Bridge) upstream() {
 			continue
 		}
 		n, err := b.app.Read(buf)
-		if n > 0 {
+		if n > 0 || b.holdsInput() {
 			out = b.take(buf[:n], out)
 		}
 		if err != nil && !isTimeout(err) {
@@ -76,23 +80,34 @@ func (b *Bridge) sendAt() time.Time {
 	return time.Unix(0, b.act.lineFree.Load()).Add(-paceLead)
 }
 
-// take follows the application's AT stream through p and appends to out
-// what may go to the module; refused commands are answered here.
-func (b *Bridge) take(p, out []byte) []byte {
+// holdsInput reports whether the stream tracker holds application bytes
+// for the module's answer.
+func (b *Bridge) holdsInput() bool {
 	b.mu.Lock()
-	lines := !b.stream.data && !b.stream.prompt
-	start := len(out)
-	out, refused := b.stream.fromApp(p, out, time.Now())
+	defer b.mu.Unlock()
+	return len(b.stream.held) > 0 || b.stream.escape
+}
+
+// take follows the application's AT stream through p (and what it held
+// before) and appends to out what may go to the module; refused command
+// lines are answered ERROR here, logged and counted.
+func (b *Bridge) take(p, out []byte) []byte {
+	var res appResult
+	b.mu.Lock()
+	out = b.stream.fromApp(p, out, time.Now(), &res)
 	b.mu.Unlock()
-	if lines && b.trace.Load() {
-		for _, l := range strings.FieldsFunc(string(out[start:]), func(r rune) bool { return r == '\r' || r == '\n' }) {
-			b.traceLine("app>module", l)
-		}
+	for _, l := range res.lines {
+		b.traceLine("app>module", l)
 	}
-	for range refused {
+	for _, err := range res.refused {
 		b.stats.Inc(counters.RefusedCommands)
-		b.log.Warn("refused an application command containing +USECC2C: only the bridge opens, closes or rekeys the secure channel")
-		b.replyApp("ERROR")
+		var re *at.RefusedError
+		if errors.As(err, &re) && re.Command == at.SecurityCommand {
+			b.log.Warn("refused an application command containing +USECC2C: only the bridge opens, closes or rekeys the secure channel")
+		} else {
+			b.log.Warn("refused an application command: it would change how the module talks to the bridge, or cannot be checked", "why", err)
+		}
+		b.replyApp(at.Error)
 	}
 	return out
 }

@@ -85,6 +85,10 @@ func TestDevice(t *testing.T) {
 	c.expect(ptS, "before")
 
 	// Hang up: the tty goes away; nothing is at the path for a while.
+	// The name goes first: /dev/pts/N may soon be another program's pty.
+	if err := os.Remove(d.path); err != nil {
+		t.Fatal(err)
+	}
 	c.close()
 	waitStats(t, m, func(st Stats) bool { return st.Unplugs == 1 && !st.Connected })
 	time.Sleep(3 * reopenEvery)

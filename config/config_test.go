@@ -87,11 +87,14 @@ func TestParseModem(t *testing.T) {
   parity: even
   stop_bits: 2
   flow_control: none
-  pace: "on"`, 1)))
+  pace: "on"
+  escape_guard: 200ms
+  dcd: true`, 1)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := modemside.Config{Device: "/dev/ttyS3", Baud: 921600, DataBits: 7, Parity: "even", StopBits: 2, FlowControl: "none", Pace: "on"}
+	want := modemside.Config{Device: "/dev/ttyS3", Baud: 921600, DataBits: 7, Parity: "even", StopBits: 2, FlowControl: "none", Pace: "on",
+		EscapeGuard: 200 * time.Millisecond, DCD: true}
 	if c.Modem.Config != want {
 		t.Fatalf("modem: %+v, want %+v", c.Modem.Config, want)
 	}
@@ -121,6 +124,8 @@ func TestParseErrors(t *testing.T) {
 		{"unknown key in modem", strings.Replace(minimal, "/dev/ttyUSB0", "/dev/ttyUSB0\n  bauds: 9600", 1), []string{"line 4", `unknown key "bauds"`}},
 		{"zero baud", strings.Replace(minimal, "/dev/ttyUSB0", "/dev/ttyUSB0\n  baud: 0", 1), []string{"modem.baud", "positive"}},
 		{"bad pace", strings.Replace(minimal, "/dev/ttyUSB0", "/dev/ttyUSB0\n  pace: always", 1), []string{"modem.pace", "always"}},
+		{"escape guard too long", strings.Replace(minimal, "/dev/ttyUSB0", "/dev/ttyUSB0\n  escape_guard: 10s", 1), []string{"modem.escape_guard", "10s"}},
+		{"escape guard not a duration", strings.Replace(minimal, "/dev/ttyUSB0", "/dev/ttyUSB0\n  escape_guard: soon", 1), []string{"line 4", "Duration"}},
 		{"bad duration", minimal + "session:\n  open_timeout: 150\n", []string{"line 9", "not a duration"}},
 		{"bad size", minimal + "session:\n  rekey_bytes: lots\n", []string{"not a size"}},
 		{"bad level", minimal + "log:\n  level: loud\n", []string{"log.level", "loud"}},

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Values of Config.Parity.
@@ -39,6 +40,14 @@ const (
 	DefaultStopBits    = 1
 	DefaultFlowControl = FlowRTSCTS
 	DefaultPace        = PaceAuto
+	DefaultEscapeGuard = time.Second
+)
+
+// The bounds of modem.escape_guard: S12 counts fiftieths of a second from
+// 1 to 255 (V.250).
+const (
+	minEscapeGuard = 20 * time.Millisecond
+	maxEscapeGuard = 5100 * time.Millisecond
 )
 
 // The accepted values of the settings that take a word, in the order the
@@ -72,12 +81,23 @@ type Config struct {
 	// PaceOn or PaceOff (modem.pace). Open does not use it; PaceBaud
 	// turns it into a rate.
 	Pace string `yaml:"pace"`
+	// EscapeGuard is the module's escape guard time, its S12 (1 s on a
+	// SARA-R5 as it leaves the factory): the quiet time around "+++"
+	// (modem.escape_guard). The bridge uses it for its own escapes and to
+	// see the application's; the bridge refuses ATS12= so it stays true.
+	EscapeGuard time.Duration `yaml:"escape_guard"`
+	// DCD says the UART's DCD line tells the end of a call (the module
+	// set with AT&C1): a NO CARRIER in a call then counts only while DCD
+	// is off (modem.dcd). Without it the bridge tells the module's NO
+	// CARRIER from call data by PPP's framing.
+	DCD bool `yaml:"dcd"`
 }
 
 // Default returns the default line settings, with Device empty.
 func Default() Config {
 	return Config{Baud: DefaultBaud, DataBits: DefaultDataBits, Parity: DefaultParity,
-		StopBits: DefaultStopBits, FlowControl: DefaultFlowControl, Pace: DefaultPace}
+		StopBits: DefaultStopBits, FlowControl: DefaultFlowControl, Pace: DefaultPace,
+		EscapeGuard: DefaultEscapeGuard}
 }
 
 // WithDefaults returns a copy of c with every zero field but Device set to
@@ -103,6 +123,9 @@ func (c Config) WithDefaults() Config {
 	if c.Pace == "" {
 		c.Pace = d.Pace
 	}
+	if c.EscapeGuard == 0 {
+		c.EscapeGuard = d.EscapeGuard
+	}
 	return c
 }
 
@@ -126,6 +149,8 @@ func (c Config) Validate() error {
 		return bad("modem.flow_control", "%q is not one of %s", c.FlowControl, strings.Join(flowControls, ", "))
 	case !slices.Contains(paces, c.Pace):
 		return bad("modem.pace", "%q is not one of %s", c.Pace, strings.Join(paces, ", "))
+	case c.EscapeGuard < minEscapeGuard || c.EscapeGuard > maxEscapeGuard:
+		return bad("modem.escape_guard", "%v is outside %v..%v (the module's S12 runs from 0.02 s to 5.1 s)", c.EscapeGuard, minEscapeGuard, maxEscapeGuard)
 	}
 	return nil
 }

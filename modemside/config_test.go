@@ -3,6 +3,7 @@ package modemside
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestValidate(t *testing.T) {
@@ -19,7 +20,7 @@ func TestValidate(t *testing.T) {
 		want []string // substrings of the error; none means valid
 	}{
 		{"defaults", with(func(*Config) {}), nil},
-		{"everything set", Config{Device: "/dev/ttyS1", Baud: 921600, DataBits: 7, Parity: "even", StopBits: 2, FlowControl: "none", Pace: "on"}, nil},
+		{"everything set", Config{Device: "/dev/ttyS1", Baud: 921600, DataBits: 7, Parity: "even", StopBits: 2, FlowControl: "none", Pace: "on", EscapeGuard: 50 * time.Millisecond, DCD: true}, nil},
 		{"odd parity", with(func(c *Config) { c.Parity = "odd" }), nil},
 		{"odd bit rate", with(func(c *Config) { c.Baud = 250000 }), nil},
 		{"data bits 5", with(func(c *Config) { c.DataBits = 5 }), nil},
@@ -38,7 +39,9 @@ func TestValidate(t *testing.T) {
 		{"stop bits 0", with(func(c *Config) { c.StopBits = 0 }), []string{"modem.stop_bits: 0 is not 1 or 2"}},
 		{"bogus flow control", with(func(c *Config) { c.FlowControl = "xonxoff" }), []string{`modem.flow_control: "xonxoff" is not one of rtscts, none`}},
 		{"bogus pace", with(func(c *Config) { c.Pace = "fast" }), []string{`modem.pace: "fast" is not one of auto, on, off`}},
-		{"all wrong at once: the first is named", Config{Baud: -1, DataBits: 1, Parity: "x", StopBits: 9, FlowControl: "y", Pace: "z"},
+		{"escape guard too short", with(func(c *Config) { c.EscapeGuard = time.Millisecond }), []string{"modem.escape_guard: 1ms is outside"}},
+		{"escape guard too long", with(func(c *Config) { c.EscapeGuard = 6 * time.Second }), []string{"modem.escape_guard: 6s is outside"}},
+		{"all wrong at once: the first is named", Config{Baud: -1, DataBits: 1, Parity: "x", StopBits: 9, FlowControl: "y", Pace: "z", EscapeGuard: 1},
 			[]string{"modem.device"}},
 	}
 	for _, tt := range tests {
@@ -66,7 +69,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestDefaults(t *testing.T) {
-	want := Config{Baud: 115200, DataBits: 8, Parity: "none", StopBits: 1, FlowControl: "rtscts", Pace: "auto"}
+	want := Config{Baud: 115200, DataBits: 8, Parity: "none", StopBits: 1, FlowControl: "rtscts", Pace: "auto", EscapeGuard: time.Second}
 	if got := Default(); got != want {
 		t.Errorf("Default() = %+v, want %+v", got, want)
 	}
@@ -74,7 +77,8 @@ func TestDefaults(t *testing.T) {
 	if got := (Config{Device: "/dev/x"}).WithDefaults(); got != want {
 		t.Errorf("WithDefaults() = %+v, want %+v", got, want)
 	}
-	set := Config{Device: "/dev/y", Baud: 9600, DataBits: 7, Parity: "odd", StopBits: 2, FlowControl: "none", Pace: "off"}
+	set := Config{Device: "/dev/y", Baud: 9600, DataBits: 7, Parity: "odd", StopBits: 2, FlowControl: "none", Pace: "off",
+		EscapeGuard: 100 * time.Millisecond, DCD: true}
 	if got := set.WithDefaults(); got != set {
 		t.Errorf("WithDefaults() changed set fields: %+v, want %+v", got, set)
 	}

@@ -390,3 +390,22 @@ func (p *Port) IsPTY() bool {
 	rc.Control(func(fd uintptr) { pty = isPseudoTerminal(int(fd)) })
 	return pty
 }
+
+// CarrierDetect reports the UART's DCD (carrier detect) line, as the
+// module drives it with AT&C1: on while a call is up. A pseudo-terminal
+// has no modem lines: it reports an error.
+func (p *Port) CarrierDetect() (bool, error) {
+	rc, err := p.file.SyscallConn()
+	if err != nil {
+		return false, fmt.Errorf("modem %s: carrier detect: %w", p.device, err)
+	}
+	var bits int
+	var ioErr error
+	if err := rc.Control(func(fd uintptr) { bits, ioErr = unix.IoctlGetInt(int(fd), unix.TIOCMGET) }); err != nil {
+		return false, fmt.Errorf("modem %s: carrier detect: %w", p.device, err)
+	}
+	if ioErr != nil {
+		return false, fmt.Errorf("modem %s: carrier detect: %w", p.device, ioErr)
+	}
+	return bits&unix.TIOCM_CAR != 0, nil
+}

@@ -136,6 +136,9 @@ func runBridgeWith(ctx context.Context, cfg *config.Config, log *slog.Logger, op
 		return err
 	}
 	defer tty.Close()
+	if port.IsPTY() && cfg.Modem.DCD {
+		log.Warn("modem.dcd is set but the modem device is a pseudo-terminal, which has no DCD line: calls end only on the escape or a hang-up")
+	}
 	if port.IsPTY() && cfg.Modem.Pace == modemside.PaceAuto {
 		log.Debug("the modem device is a pseudo-terminal: upstream frames are not paced (modem.pace: on paces them)")
 	}
@@ -162,6 +165,8 @@ func runBridgeWith(ctx context.Context, cfg *config.Config, log *slog.Logger, op
 		OpenTimeout:    cfg.Session.OpenTimeout.D(),
 		CommandTimeout: cfg.Session.CommandTimeout.D(),
 		MaxFrame:       int(cfg.Session.MaxFrame),
+		EscapeGuard:    cfg.Modem.EscapeGuard,
+		DCD:            cfg.Modem.DCD,
 		Keepalive:      cfg.Session.Keepalive.D(),
 		Dial: func(context.Context) (bridge.ModemConn, error) {
 			return modemside.Open(cfg.Modem.Config)

@@ -213,8 +213,13 @@ var (
 )
 
 // decodeStrict decodes YAML into v, refusing unknown keys and rewording the
-// YAML library's errors so they say what to fix.
-func decodeStrict(data []byte, v any) error {
+// YAML library's errors so they say what to fix. Values are never quoted.
+func decodeStrict(data []byte, v any) error { return decodeStrictHiding(data, v, false) }
+
+// decodeStrictHiding is decodeStrict that, with hideKeys, does not quote
+// an unknown key either: in a key file a mistyped line may be a secret
+// (`1011...1f: x`), so the error gives only its line number.
+func decodeStrictHiding(data []byte, v any, hideKeys bool) error {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	err := dec.Decode(v)
@@ -227,6 +232,9 @@ func decodeStrict(data []byte, v any) error {
 		for _, e := range te.Errors {
 			if m := unknownField.FindStringSubmatch(e); m != nil {
 				e = fmt.Sprintf("line %s: unknown key %q (check its spelling and indentation)", m[1], m[2])
+				if hideKeys {
+					e = fmt.Sprintf("line %s: unknown key (name not shown: it may be part of a secret; check the spelling and indentation)", m[1])
+				}
 			}
 			msgs = append(msgs, quotedValue.ReplaceAllString(e, "(value hidden)"))
 		}

@@ -76,7 +76,7 @@ func ReadKeyFile(path string) (*KeyFile, error) {
 // ParseKeyFile parses key file content without looking at permissions.
 func ParseKeyFile(data []byte) (*KeyFile, error) {
 	var y keyFileYAML
-	if err := decodeStrict(data, &y); err != nil {
+	if err := decodeStrictHiding(data, &y, true); err != nil {
 		return nil, err
 	}
 	kf := &KeyFile{}

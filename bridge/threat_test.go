@@ -10,6 +10,7 @@ import (
 
 	"github.com/c2cbridge/c2cbridge/counters"
 	c2c "github.com/c2cbridge/c2cbridge/crypto"
+	"github.com/c2cbridge/c2cbridge/modemsim"
 )
 
 // TestReplayAcrossReboot: the window of seen IVs lives as long as the
@@ -108,5 +109,32 @@ func TestUnsolicitedRekeyAnswerAdopted(t *testing.T) {
 	}
 	if !bytes.Contains([]byte(r.logs.String()), []byte("adopting the secrets")) {
 		t.Fatal("the adoption was not logged")
+	}
+}
+
+// TestSilentModuleIsNotOpen: when the module stops answering (here every
+// byte it sends is lost), the keepalive's check leaves "open" for
+// "unconfirmed" instead of reporting a session nobody can prove; when the
+// module answers again, the session is open again.
+func TestSilentModuleIsNotOpen(t *testing.T) {
+	r := newRig(t, rigOpts{brCfg: func(c *Config) { c.Keepalive = 300 * time.Millisecond; c.ProbeTimeout = 200 * time.Millisecond }})
+	r.waitOpen()
+	r.mod.SetFaults(modemsim.Faults{DropOut: 1})
+	waitFor(t, "the state to leave open", func() bool { return r.b.Stats().State == StateUnconfirmed })
+	r.mod.SetFaults(modemsim.Faults{})
+	waitFor(t, "the session to be confirmed again", func() bool { return r.b.Stats().State == StateOpen })
+	r.send("AT\r")
+	r.expect("OK")
+}
+
+// TestTraceRedactsTheEditedLine: the trace logs the line the module runs,
+// after its line editing, with a PIN redacted however it was typed.
+func TestTraceRedactsTheEditedLine(t *testing.T) {
+	r := newRig(t, rigOpts{brCfg: func(c *Config) { c.Trace = true }})
+	r.waitOpen()
+	r.send("AT+CPIX\bN=\"4711\"\r")
+	r.expect("ERROR") // modemsim has no SIM
+	if logs := r.logs.String(); strings.Contains(logs, "4711") || !strings.Contains(logs, "CPIN") {
+		t.Fatalf("the trace shows the PIN or not the command:\n%s", logs)
 	}
 }

@@ -14,21 +14,22 @@
 // the control loop through setPhase, which also reports it to
 // Config.OnState:
 //
-//	starting ──► opening ──► open ◄──────► rekeying
-//	                ▲           │   ▲              │
-//	                │           │   │              │ session lost in the rekey
-//	                │  backoff  ▼   │              ▼
-//	                └── module rebooted       (→ opening)
-//	                        ▲
-//	                        │ plain answer to the probe
-//	    opening ◄── device back ── module lost ◄── the UART fails (any phase)
+//	starting ──► opening ──► unconfirmed ──► open ◄──► rekeying
+//	                ▲                         │
+//	                │ backoff                 │ plain answer to a session check
+//	                └──── module rebooted ◄───┘
+//	                          ▲
+//	                          │ plain answer to the probe
+//	opening ◄── device back ── module lost ◄── the UART fails (any phase)
 //	open ──► closing ──► closed ◄── Run returns (any phase)
 //
 // The transitions, and what moves them:
 //
 //	starting        → open             a session left open by a previous run answered
 //	starting        → opening          the module answered the plain AT probe: open a session
-//	opening         → open             the session answered an authentic AT
+//	opening         → unconfirmed      the module answered the open (an open cannot tell a wrong key)
+//	unconfirmed     → open             an encrypted AT got an authentic answer
+//	open            → unconfirmed      a session check runs (a keepalive got no answer, plain text arrived)
 //	open            → rekeying         a rekey is due, at an idle point
 //	rekeying        → open             the next session answered (or the module refused in the session)
 //	rekeying        → opening          the session was lost in the rekey; reopen with backoff
@@ -36,7 +37,7 @@
 //	module rebooted → opening          after the open backoff
 //	any             → module lost      the UART failed (a read or write error)
 //	module lost     → opening          the device is back: probe it
-//	opening         → open             (after a reconnect) the module kept its session
+//	opening         → open             (after a reconnect) the module kept its session: it answered an encrypted AT
 //	opening         → module rebooted  (after a reconnect) the module answers in plain text
 //	open            → closing          Run's context ends: end a call, AT+USECC2C=2
 //	any             → closed           Run returns

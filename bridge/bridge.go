@@ -30,6 +30,11 @@ const (
 	replayWindow = 4096
 	// closeTimeout bounds the wait for the answer to AT+USECC2C=2 at shutdown.
 	closeTimeout = 5 * time.Second
+	// shutdownBudget bounds the whole shutdown (ending a call, closing the
+	// session), well under the unit's TimeoutStopSec (30 s) with the
+	// second appFlushTime adds: then the modem connection is closed, which
+	// ends whatever still waits on it.
+	shutdownBudget = 20 * time.Second
 	// defaultHeartbeat is how often Config.Heartbeat is called when
 	// Config.HeartbeatInterval is not set.
 	defaultHeartbeat = time.Second
@@ -298,22 +303,28 @@ func (b *Bridge) wipe() {
 	b.ctrl.dropPrevious()
 }
 
-// shutdown flushes held input and closes the session.
+// shutdown flushes held input and closes the session, within
+// shutdownBudget whatever the module and the application do.
 func (b *Bridge) shutdown() {
 	open := b.inSession()
 	b.setPhase(StateClosing)
 	if !open {
 		return
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownBudget)
+	defer cancel()
+	l := b.currentLink()
+	stop := time.AfterFunc(shutdownBudget, func() { l.fail(errors.New("shutdown took too long")) })
+	defer stop.Stop()
 	if err := b.flushHeld(); err != nil {
 		b.log.Warn("flush before close", "err", err)
 	}
 	if b.inDataMode() {
-		if err := b.hangUp(context.Background()); err != nil {
+		if err := b.hangUp(ctx); err != nil {
 			b.log.Warn("ending the call before closing the session", "err", err)
 		}
 	}
-	if _, err := b.command(context.Background(), commandSpec{line: usec.CloseCommand(), name: "AT+USECC2C=2 (close)",
+	if _, err := b.command(ctx, commandSpec{line: usec.CloseCommand(), name: "AT+USECC2C=2 (close)",
 		framed: true, timeout: closeTimeout, toPlain: true}); err != nil {
 		b.log.Warn("closing the secure session failed; the module may still expect frames", "err", err)
 		return

@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net"
@@ -217,5 +218,40 @@ func TestStalledApplication(t *testing.T) {
 	}
 	if st := r.mod.Stats(); st.InSession {
 		t.Fatal("the shutdown did not close the session")
+	}
+}
+
+// TestCallEndsDuringHangUp: the application leaves a call and the other
+// end hangs up while the bridge waits to send its escape: the module's
+// NO CARRIER ends the call, and the bridge neither waits for an OK that
+// cannot come nor holds the next application's input.
+func TestCallEndsDuringHangUp(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		delay time.Duration // after the application left
+	}{
+		{"before the escape", 20 * time.Millisecond},
+		{"during the escape", 130 * time.Millisecond}, // the guard is 100 ms
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, rigOpts{rawApp: true})
+			r.waitOpen()
+			r.send("ATD*99#\r")
+			r.raw.waitLen(t, len("\r\nCONNECT\r\n"))
+			r.raw.take(len("\r\nCONNECT\r\n"))
+			r.b.AppDetached()
+			time.Sleep(tc.delay)
+			r.mod.DropCall()
+			waitFor(t, "the bridge to leave the call", func() bool { return !r.b.inDataMode() })
+			r.send("AT\r")
+			waitFor(t, "OK", func() bool {
+				r.raw.mu.Lock()
+				defer r.raw.mu.Unlock()
+				return bytes.Contains(r.raw.buf, []byte("\r\nOK\r\n"))
+			})
+			if strings.Contains(r.logs.String(), "ending the call the application left") {
+				t.Fatalf("the hang-up waited for an answer that could not come:\n%s", r.logs.String())
+			}
+		})
 	}
 }

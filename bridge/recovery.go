@@ -196,7 +196,13 @@ func (b *Bridge) useLink(conn ModemConn) *link {
 // not answer, so the caller probes it as usual.
 func (b *Bridge) resumeCall(ctx context.Context) bool {
 	b.setMode(modeFramed)
-	if err := b.escape(ctx, "+++ escape (resume)"); err != nil {
+	switch err := b.escape(ctx, "+++ escape (resume)"); {
+	case err == errCallEnded:
+		// The call ended while the adapter was away; the session is there.
+		b.replyApp(at.NoCarrier)
+		b.sessionUp()
+		return true
+	case err != nil:
 		b.setMode(modePlain)
 		return false
 	}
@@ -218,22 +224,36 @@ func (b *Bridge) escape(ctx context.Context, name string) error {
 	if !b.sleep(ctx, guard+guard/5) {
 		return ctx.Err()
 	}
+	if !b.inDataMode() {
+		return errCallEnded // the module's NO CARRIER came meanwhile
+	}
 	esc := simple("+++", name, 2*guard+b.cfg.ProbeTimeout)
 	esc.framed, esc.raw = true, true
-	if _, err := b.command(ctx, esc); err != nil {
-		return err
+	_, err := b.command(ctx, esc)
+	var re *at.ResultError
+	if errors.As(err, &re) && re.Result == at.NoCarrier {
+		err = errCallEnded // the other end hung up meanwhile
 	}
-	b.mu.Lock()
-	b.stream.endCall()
-	b.mu.Unlock()
-	return nil
+	if err == nil || err == errCallEnded {
+		b.mu.Lock()
+		b.stream.endCall()
+		b.mu.Unlock()
+	}
+	return err
 }
+
+// errCallEnded is escape's answer when the module ended the call itself
+// (NO CARRIER) while the escape waited for its OK.
+var errCallEnded = errors.New("the call ended (NO CARRIER)")
 
 // hangUp ends a data-mode call the way dropping DTR would on a real serial
 // port: the escape, then ATH.
 func (b *Bridge) hangUp(ctx context.Context) error {
 	b.log.Info("ending the data-mode call (+++, ATH)")
-	if err := b.escape(ctx, "+++ escape"); err != nil {
+	switch err := b.escape(ctx, "+++ escape"); {
+	case err == errCallEnded:
+		return nil
+	case err != nil:
 		return err
 	}
 	ath := simple("ATH", "ATH", b.cfg.CommandTimeout)

@@ -144,7 +144,10 @@ func (b *Bridge) probeSessionAnyGeneration(ctx context.Context) bool {
 // ATH ends the call. It reports whether the session is there.
 func (b *Bridge) endStrandedCall(ctx context.Context) bool {
 	b.setMode(modeFramed)
-	if err := b.escape(ctx, "+++ escape (a call left by a previous run?)"); err != nil {
+	switch err := b.escape(ctx, "+++ escape (a call left by a previous run?)"); {
+	case err == errCallEnded:
+		return true // it ended by itself
+	case err != nil:
 		b.setMode(modePlain)
 		return false
 	}

@@ -144,10 +144,16 @@ func (b *Bridge) probeSessionAnyGeneration(ctx context.Context) bool {
 // ATH ends the call. It reports whether the session is there.
 func (b *Bridge) endStrandedCall(ctx context.Context) bool {
 	b.setMode(modeFramed)
+	b.mu.Lock()
+	b.stream.startCall(time.Now()) // as far as the bridge can tell
+	b.mu.Unlock()
 	switch err := b.escape(ctx, "+++ escape (a call left by a previous run?)"); {
 	case err == errCallEnded:
 		return true // it ended by itself
 	case err != nil:
+		b.mu.Lock()
+		b.stream.endCall()
+		b.mu.Unlock()
 		b.setMode(modePlain)
 		return false
 	}

@@ -594,21 +594,30 @@ func (d *randomDriver) callData() {
 }
 
 // checkLoopback waits for the call data sent since the last check and
-// checks it came back unchanged.
+// checks it came back unchanged (failing at the first byte that differs).
 func (d *randomDriver) checkLoopback() {
 	d.t.Helper()
 	want := d.expected
-	waitFor(d.t, fmt.Sprintf("the loopback of %d bytes of call data", len(want)), func() bool {
-		return len(d.received()) >= d.pos+len(want)
-	})
-	got := d.received()[d.pos : d.pos+len(want)]
-	if !bytes.Equal(got, want) {
-		i := 0
-		for got[i] == want[i] {
-			i++
+	deadline := time.Now().Add(hang)
+	for {
+		got := d.received()[d.pos:]
+		got = got[:min(len(got), len(want))]
+		if !bytes.Equal(got, want[:len(got)]) {
+			i := 0
+			for got[i] == want[i] {
+				i++
+			}
+			d.t.Fatalf("call data came back changed from byte %d of %d on: got %q, want %q",
+				i, len(want), got[i:min(i+40, len(got))], want[i:min(i+40, len(want))])
 		}
-		d.t.Fatalf("call data came back changed from byte %d of %d on: got %q, want %q",
-			i, len(want), got[i:min(i+40, len(got))], want[i:min(i+40, len(want))])
+		if len(got) == len(want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			d.t.Fatalf("%d of %d bytes of call data came back within %v; missing %q",
+				len(got), len(want), hang, clipBytes(want[len(got):]))
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	d.pos += len(want)
 	d.expected = d.expected[:0]
@@ -658,27 +667,27 @@ func (d *randomDriver) escapeAttempt() {
 	d.syncCommand()
 }
 
-// agree waits for the module to settle (a guard time and more), then for
-// the bridge and the module to agree on the mode.
+// agree waits until the bridge holds no application input (it waits for
+// no escape's OK), the module has had a guard time to end an escape, and
+// the two agree on the mode, twice in a row.
 func (d *randomDriver) agree(after string) {
 	d.t.Helper()
-	time.Sleep(3 * attackGuard)
 	deadline := time.Now().Add(agreeWait)
 	for {
-		st := d.r.mod.Stats()
-		if b := d.bridgeMode(); b == st.DataMode {
+		time.Sleep(2 * attackGuard)
+		st, held, data := d.r.mod.Stats(), d.r.b.holdsInput(), d.bridgeMode()
+		if !held && data == st.DataMode {
 			time.Sleep(attackGuard / 2)
-			if st2 := d.r.mod.Stats(); st2.DataMode == st.DataMode && st2.Escapes == st.Escapes && d.bridgeMode() == b {
-				d.data = b
+			if st2 := d.r.mod.Stats(); st2.DataMode == st.DataMode && st2.Escapes == st.Escapes && d.bridgeMode() == data && !d.r.b.holdsInput() {
+				d.data = data
 				return
 			}
 			continue
 		}
 		if time.Now().After(deadline) {
-			d.t.Fatalf("after %s the module is in data mode %v (escapes %d) but the bridge in data mode %v, for %v",
-				after, st.DataMode, st.Escapes, d.bridgeMode(), agreeWait)
+			d.t.Fatalf("%v after %s: the module is in data mode %v (escapes %d), the bridge in data mode %v, holding application input %v",
+				agreeWait, after, st.DataMode, st.Escapes, data, held)
 		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 

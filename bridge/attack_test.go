@@ -150,3 +150,23 @@ func TestHostileApplication(t *testing.T) {
 		})
 	}
 }
+
+// TestUnansweredEscapeSettled: an escape the bridge takes as possible but
+// the module does not (a pause longer than half the guard, shorter than
+// the guard) gets no OK; the bridge then escapes itself, so the module
+// and the bridge agree on command mode, and the input held since is
+// checked as command lines.
+func TestUnansweredEscapeSettled(t *testing.T) {
+	r, saves := attackRig(t)
+	r.dial()
+	r.send("x")
+	time.Sleep(attackGuard * 6 / 10)
+	r.send("+++")
+	r.send("AT+USECC2C=3\r")
+	waitFor(t, "the module to leave the call", func() bool { return !r.mod.Stats().DataMode })
+	waitFor(t, "the bridge to leave the call", func() bool { return !r.b.inDataMode() })
+	checkAfterAttack(t, r, saves)
+	if r.b.Stats().Counters[counters.RefusedCommands] != 1 {
+		t.Fatal("the held line was not checked as a command line")
+	}
+}

@@ -65,12 +65,14 @@ type events struct {
 	// adopt carries secrets the module issued in a rekey the bridge did
 	// not send (downstream); the control loop wipes them.
 	adopt chan *c2c.Secrets
+	// escape: the application's possible escape got no OK (upstream).
+	escape chan struct{}
 }
 
 func newEvents() events {
 	return events{suspect: make(chan struct{}, 1), detached: make(chan struct{}, 1),
 		rekeyBytes: make(chan struct{}, 1), reschedule: make(chan struct{}, 1),
-		adopt: make(chan *c2c.Secrets, 1)}
+		adopt: make(chan *c2c.Secrets, 1), escape: make(chan struct{}, 1)}
 }
 
 // adoptSecrets hands s to the control loop, or wipes it if secrets are
@@ -202,6 +204,8 @@ func (b *Bridge) serve(ctx context.Context) error {
 			b.appGone(ctx)
 		case next := <-ev.adopt:
 			b.adoptUnsolicited(ctx, next)
+		case <-ev.escape:
+			b.settleEscape(ctx)
 		case <-ev.rekeyBytes:
 		case <-ev.reschedule:
 		case <-b.beatC():

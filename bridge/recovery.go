@@ -273,3 +273,25 @@ func (b *Bridge) appGone(ctx context.Context) {
 	}
 	b.releaseHold()
 }
+
+// settleEscape makes the module's mode certain after the application's
+// possible escape got no OK: the module may have taken it (and its OK be
+// late or lost) or not. The bridge sends an escape of its own: an OK means
+// command mode, and the held input is checked as command lines; no answer
+// means the module stays in the call, and the held input is call data.
+func (b *Bridge) settleEscape(ctx context.Context) {
+	if !b.inDataMode() || b.state() != StateOpen {
+		return
+	}
+	b.holdNow()
+	defer b.releaseHold()
+	switch err := b.escape(ctx, "+++ escape (the application's got no answer)"); {
+	case err == nil, err == errCallEnded:
+		b.log.Info("the application's escape was settled: the module is in command mode")
+	default:
+		b.log.Warn("the module answered neither escape: the call goes on", "err", err)
+		b.mu.Lock()
+		b.stream.escape = false
+		b.mu.Unlock()
+	}
+}

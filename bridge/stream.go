@@ -25,8 +25,9 @@ import (
 //   - Data mode begins only with a CONNECT answering a forwarded ATD, ATA,
 //     ATO or +CGDATA; the echo of a forwarded line is never a result.
 //   - It ends with the module's OK to an escape the bridge saw byte by byte
-//     (application bytes after a possible escape are held until that OK or
-//     the end of the guard), or with the module's NO CARRIER told from
+//     (application bytes after a possible escape are held until that OK;
+//     without one the bridge escapes itself and follows the answer), or
+//     with the module's NO CARRIER told from
 //     call data by a rule network data cannot forge in a PPP call (it
 //     starts right after a 0x7E flag and no flag follows within
 //     carrierQuiet), or by the DCD line (Config.CarrierDetect).
@@ -73,8 +74,9 @@ type streamState struct {
 
 	data    bool       // a call is up: the application's bytes are call data
 	esc     escapeScan // the escape, byte by byte
-	escape  bool       // a possible escape was sent: waiting for the module's OK
-	escEnd  time.Time  // when the wait for the OK ends
+	escape    bool      // a possible escape was sent: waiting for the module's OK
+	escEnd    time.Time // when the wait for the OK ends
+	escForced bool      // the control loop was asked to escape itself
 	held    []byte     // application bytes held for the module's answer
 	ppp     bool       // the call carries PPP (a flag was seen)
 	lastTx  bool       // the module's last call byte was a flag
@@ -107,12 +109,11 @@ func (s *streamState) fromApp(p, out []byte, now time.Time, res *appResult) []by
 		var n int
 		switch {
 		case s.data && s.escape:
-			if now.Before(s.escEnd) {
-				s.held = append(s.held, p...) // the module's OK decides
-				return out
-			}
-			s.escape = false // no OK: it was call data after all
-			continue
+			// The module's OK decides; without one by escEnd, the
+			// control loop escapes itself (escapeStalled), so the module
+			// is never in command mode while the bridge passes call data.
+			s.held = append(s.held, p...)
+			return out
 		case s.data:
 			n, out = s.callData(p, out, now)
 		case s.input.active:
@@ -174,11 +175,22 @@ func (s *streamState) callData(p, out []byte, now time.Time) (int, []byte) {
 		e.last, e.plusAt = now, now
 		if e.plus == 3 {
 			e.plus = 0
-			s.escape, s.escEnd = true, now.Add(2*s.guard+s.guard/2)
+			s.escape, s.escEnd, s.escForced = true, now.Add(2*s.guard+s.guard/2), false
 			return i + 1, out
 		}
 	}
 	return len(p), out
+}
+
+// escapeStalled reports, once per escape, whether a possible escape got
+// no OK by its end: the control loop then sends an escape of its own and
+// follows the module's answer to it.
+func (s *streamState) escapeStalled(now time.Time) bool {
+	if !s.escape || s.escForced || now.Before(s.escEnd) {
+		return false
+	}
+	s.escForced = true
+	return true
 }
 
 // escapeScan is the escape seen so far in the application's call data.
@@ -209,9 +221,9 @@ func (s *streamState) promptData(p, out []byte) (int, []byte) {
 // while they wait for the module's answer. Zero when nothing is held.
 func (s *streamState) wakeAt(now time.Time) time.Time {
 	switch {
-	case s.escape:
+	case s.escape && !s.escForced:
 		return minTime(s.escEnd, now.Add(pendingPoll))
-	case len(s.held) > 0:
+	case s.escape, len(s.held) > 0:
 		return now.Add(pendingPoll)
 	}
 	return time.Time{}

@@ -93,9 +93,14 @@ func (b *Bridge) holdsInput() bool {
 // lines are answered ERROR here, logged and counted.
 func (b *Bridge) take(p, out []byte) []byte {
 	var res appResult
+	now := time.Now()
 	b.mu.Lock()
-	out = b.stream.fromApp(p, out, time.Now(), &res)
+	out = b.stream.fromApp(p, out, now, &res)
+	stalled := b.stream.escapeStalled(now)
 	b.mu.Unlock()
+	if stalled {
+		b.ctrl.events.signal(b.ctrl.events.escape)
+	}
 	for _, l := range res.lines {
 		b.traceLine("app>module", l)
 	}

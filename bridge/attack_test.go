@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"bytes"
+	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -169,4 +170,36 @@ func TestUnansweredEscapeSettled(t *testing.T) {
 	if r.b.Stats().Counters[counters.RefusedCommands] != 1 {
 		t.Fatal("the held line was not checked as a command line")
 	}
+}
+
+// dcdConn is a modem connection with a DCD line the test drives (a pty
+// has no modem lines).
+type dcdConn struct {
+	net.Conn
+	carrier atomic.Bool
+}
+
+func (c *dcdConn) CarrierDetect() (bool, error) { return c.carrier.Load(), nil }
+
+// TestDCDEndsTheCall: with Config.DCD, call data that holds a NO CARRIER
+// line does not end the call while DCD is on; the module's NO CARRIER with
+// DCD off does.
+func TestDCDEndsTheCall(t *testing.T) {
+	var conn *dcdConn
+	r := newRig(t, rigOpts{rawApp: true, modCfg: func(c *modemsim.Config) { c.EscapeGuard = attackGuard },
+		brCfg: func(c *Config) { c.DCD, c.EscapeGuard = true, attackGuard },
+		modem: func(m net.Conn) ModemConn { conn = &dcdConn{Conn: m}; return conn }})
+	r.waitOpen()
+	r.dial()
+	conn.carrier.Store(true)
+	r.send("data\r\nNO CARRIER\r\nmore") // looped back as the module's output
+	r.waitRaw("more")
+	if !r.b.inDataMode() {
+		t.Fatal("call data ended the call while DCD was on")
+	}
+	conn.carrier.Store(false)
+	r.mod.DropCall()
+	waitFor(t, "the call to end", func() bool { return !r.b.inDataMode() })
+	r.send("AT\r")
+	r.waitRaw("\r\nOK\r\n")
 }

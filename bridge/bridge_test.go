@@ -74,8 +74,9 @@ type rigOpts struct {
 	modCfg   func(*modemsim.Config)
 	brCfg    func(*Config)
 	wrongTE  bool
-	rawApp   bool // read the application end as raw bytes instead of lines
-	noReader bool // nobody reads the application end (a stalled application)
+	rawApp   bool                     // read the application end as raw bytes instead of lines
+	noReader bool                     // nobody reads the application end (a stalled application)
+	modem    func(net.Conn) ModemConn // wraps the bridge's first modem end
 }
 
 func newRig(t *testing.T, o rigOpts) *rig {
@@ -127,7 +128,11 @@ func newRig(t *testing.T, o rigOpts) *rig {
 	if o.brCfg != nil {
 		o.brCfg(&cfg)
 	}
-	b, err := New(cfg, bridgeApp, modemEnd)
+	var bridgeModem ModemConn = modemEnd
+	if o.modem != nil {
+		bridgeModem = o.modem(modemEnd)
+	}
+	b, err := New(cfg, bridgeApp, bridgeModem)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -72,15 +72,15 @@ type streamState struct {
 	echo      bool // the module echoes command lines (tracked)
 	cmee      int  // the module's +CMEE (tracked)
 
-	data    bool       // a call is up: the application's bytes are call data
-	esc     escapeScan // the escape, byte by byte
-	escape    bool      // a possible escape was sent: waiting for the module's OK
-	escEnd    time.Time // when the wait for the OK ends
-	escForced bool      // the control loop was asked to escape itself
-	held    []byte     // application bytes held for the module's answer
-	ppp     bool       // the call carries PPP (a flag was seen)
-	lastTx  bool       // the module's last call byte was a flag
-	carrier time.Time  // a NO CARRIER right after a flag, waiting carrierQuiet
+	data      bool       // a call is up: the application's bytes are call data
+	esc       escapeScan // the escape, byte by byte
+	escape    bool       // a possible escape was sent: waiting for the module's OK
+	escEnd    time.Time  // when the wait for the OK ends
+	escForced bool       // the control loop was asked to escape itself
+	held      []byte     // application bytes held for the module's answer
+	ppp       bool       // the call carries PPP (a flag was seen)
+	lastTx    bool       // the module's last call byte was a flag
+	carrier   time.Time  // a NO CARRIER right after a flag, waiting carrierQuiet
 }
 
 // promptInput is the input after a prompt.

@@ -3,6 +3,7 @@ package at
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -325,15 +326,7 @@ func number(vals ...int) func(Command) bool {
 		if c.Arg == "" {
 			n, err = 0, nil
 		}
-		if err != nil {
-			return false
-		}
-		for _, v := range vals {
-			if n == v {
-				return true
-			}
-		}
-		return false
+		return err == nil && slices.Contains(vals, n)
 	}
 }
 
@@ -344,15 +337,7 @@ func sValue(vals ...int) func(Command) bool {
 			return true
 		}
 		n, err := strconv.Atoi(c.Arg)
-		if err != nil {
-			return false
-		}
-		for _, v := range vals {
-			if n == v {
-				return true
-			}
-		}
-		return false
+		return err == nil && slices.Contains(vals, n)
 	}
 }
 

@@ -68,7 +68,7 @@ func benchThroughput(b *testing.B, v c2c.Version) {
 	defer tty.Close()
 	open := make(chan struct{})
 	br, err := bridge.New(bridge.Config{
-		Secrets: s, Device: "bench UART", Baud: 115200, Logger: slog.New(slog.DiscardHandler),
+		Secrets: s, Device: "bench UART", Baud: 115200, ProbeTimeout: 2 * time.Second, Logger: slog.New(slog.DiscardHandler),
 		OnState: func(st bridge.State) {
 			if st == bridge.StateOpen {
 				select {

@@ -159,9 +159,25 @@ func (s *streamState) commandLine(l at.Line, out []byte, now time.Time, res *app
 // half between), so that any escape the module may see is held: a false
 // alarm costs call data a short wait, never a check.
 func (s *streamState) callData(p, out []byte, now time.Time) (int, []byte) {
-	for i, c := range p {
+	e := &s.esc
+	for i := 0; i < len(p); {
+		if e.plus == 0 {
+			// Bytes up to the next '+' cannot begin an escape: pass them
+			// in one piece (this is the per-byte path of a call).
+			j := bytes.IndexByte(p[i:], '+')
+			if j < 0 {
+				e.last = now
+				return len(p), append(out, p[i:]...)
+			}
+			if j > 0 {
+				out = append(out, p[i:i+j]...)
+				e.last = now
+				i += j
+			}
+		}
+		c := p[i]
 		out = append(out, c)
-		e := &s.esc
+		i++
 		switch {
 		case c != '+':
 			e.plus = 0
@@ -176,7 +192,7 @@ func (s *streamState) callData(p, out []byte, now time.Time) (int, []byte) {
 		if e.plus == 3 {
 			e.plus = 0
 			s.escape, s.escEnd, s.escForced = true, now.Add(2*s.guard+s.guard/2), false
-			return i + 1, out
+			return i, out
 		}
 	}
 	return len(p), out

@@ -34,8 +34,9 @@ import (
 // hung test; no test asserts how long anything takes.
 const hangGuard = 30 * time.Second
 
-// e2eEscapeGuard is the simulated module's quiet time around "+++", short
-// so that the data-mode tests can escape quickly.
+// e2eEscapeGuard is the simulated module's quiet time around "+++" (its
+// S12), short so that the data-mode tests can escape quickly; the bridge's
+// modem.escape_guard says the same.
 const e2eEscapeGuard = 100 * time.Millisecond
 
 // systemdEnv are the variables through which systemd talks to a service
@@ -107,6 +108,13 @@ type rig struct {
 // and writes the pairing's key file. The module is closed when t ends.
 func newRig(t *testing.T, v c2c.Version) *rig {
 	t.Helper()
+	return newRigWith(t, v, nil)
+}
+
+// newRigWith is newRig with modCfg, if not nil, applied to the module's
+// configuration (V.250 options, say) before it starts.
+func newRigWith(t *testing.T, v c2c.Version, modCfg func(*modemsim.Config)) *rig {
+	t.Helper()
 	for _, k := range systemdEnv {
 		t.Setenv(k, "")
 	}
@@ -119,12 +127,16 @@ func newRig(t *testing.T, v c2c.Version) *rig {
 		modemTTY:     filepath.Join(dir, "ttyModem0"),
 		statusSocket: filepath.Join(dir, "status.sock"),
 	}
-	r.mod, r.srv = serveModemsim(t, modemsim.Config{
+	mcfg := modemsim.Config{
 		Secrets:     r.secrets,
 		Version:     v,
 		EscapeGuard: e2eEscapeGuard,
 		Logger:      newTestLogger(t, "modemsim"),
-	}, r.modemTTY)
+	}
+	if modCfg != nil {
+		modCfg(&mcfg)
+	}
+	r.mod, r.srv = serveModemsim(t, mcfg, r.modemTTY)
 	if err := config.WriteKeyFile(r.keyFile, &config.KeyFile{Secrets: *r.secrets}); err != nil {
 		t.Fatal(err)
 	}
@@ -137,6 +149,7 @@ func (r *rig) config() config.Config {
 	cfg := config.Default()
 	cfg.Modem.Device = r.modemTTY
 	cfg.Modem.FlowControl = "none"
+	cfg.Modem.EscapeGuard = e2eEscapeGuard
 	cfg.PTY.Link = r.ttyLink
 	cfg.PTY.Mode = 0o600
 	cfg.Keys.File = r.keyFile
@@ -151,6 +164,7 @@ func (r *rig) writeConfig(t *testing.T) string {
 	text := fmt.Sprintf(`modem:
   device: %q
   flow_control: none
+  escape_guard: %s
 pty:
   link: %q
   mode: "0600"
@@ -160,7 +174,7 @@ status:
   socket: %q
 log:
   level: debug
-`, r.modemTTY, r.ttyLink, r.keyFile, r.statusSocket)
+`, r.modemTTY, e2eEscapeGuard, r.ttyLink, r.keyFile, r.statusSocket)
 	path := filepath.Join(r.dir, "config.yaml")
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)

@@ -133,6 +133,42 @@ func TestE2EHostileApplication(t *testing.T) {
 			h.readTo(answerOK)
 			h.r.waitModem(h.t, "the call to end", func(st modemsim.Stats) bool { return !st.DataMode && !st.CallUp })
 		}},
+		{"escape after a lone +", func(h *hostile) {
+			h.dial()
+			time.Sleep(2 * e2eEscapeGuard)
+			h.send("+") // too few for an escape: call data, looped back
+			h.readTo("+")
+			time.Sleep(2 * e2eEscapeGuard)
+			h.send("+++") // an escape, quiet before and after
+			h.readTo(answerOK)
+			h.refused("AT+USECC2C=3\r") // command mode: checked
+			h.send("ATH\r")
+			h.readTo(answerOK)
+			h.r.waitModem(h.t, "the call to end", func(st modemsim.Stats) bool { return !st.DataMode && !st.CallUp })
+		}},
+		{"+++ the module takes as call data", func(h *hostile) {
+			h.dial()
+			h.send("x")
+			h.readTo("x")
+			// Quiet for the bridge's idea of the guard (half of it), not
+			// for the module's: call data, and the call goes on.
+			time.Sleep(e2eEscapeGuard * 6 / 10)
+			h.send("+++")
+			time.Sleep(5 * e2eEscapeGuard)
+			if h.r.stats().Escapes != 0 {
+				// A loaded machine made the pause a guard time: an escape.
+				h.t.Log("the module took the +++ as an escape: the row checks nothing more than the others")
+				h.readTo(answerOK)
+				h.refused("AT+USECC2C=3\r")
+				h.send("ATO\r")
+				h.readTo("\r\nCONNECT\r\n")
+			} else {
+				h.readTo("+++")
+			}
+			h.send("y")
+			h.readTo("y")
+			h.hangUp()
+		}},
 		{"NO CARRIER inside PPP frames", func(h *hostile) {
 			h.dial()
 			// The module loops call data back: it arrives as the module's output.

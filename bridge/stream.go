@@ -181,10 +181,10 @@ func (s *streamState) callData(p, out []byte, now time.Time) (int, []byte) {
 		switch {
 		case c != '+':
 			e.plus = 0
-		case e.plus == 0 && now.Sub(e.last) >= s.guard/2:
-			e.plus = 1
 		case e.plus > 0 && now.Sub(e.plusAt) < s.guard+s.guard/2:
 			e.plus++
+		case now.Sub(e.last) >= s.guard/2:
+			e.plus = 1 // a first '+', also after a '+' too long ago
 		default:
 			e.plus = 0
 		}

@@ -70,6 +70,13 @@ func TestStreamState(t *testing.T) {
 			{at: time.Second + 50*time.Millisecond, app: "++AT+USECC2C=3\r", wantOut: "++", data: true},
 			{at: time.Second + 60*time.Millisecond, module: "\r\nOK\r\n", refused: 1, idle: true},
 		}},
+		{"an escape after a lone '+'", []step{
+			{app: "ATD1\r", wantOut: "ATD1\r"},
+			{module: "\r\nCONNECT\r\n", data: true},
+			{at: time.Second, app: "+", wantOut: "+", data: true},
+			{at: 2 * time.Second, app: "+++AT\r", wantOut: "+++", data: true},
+			{at: 2*time.Second + 150*time.Millisecond, module: "\r\nOK\r\n", wantOut: "AT\r"},
+		}},
 		{"no escape without the guard: call data", []step{
 			{app: "ATD1\r", wantOut: "ATD1\r"},
 			{module: "\r\nCONNECT\r\n", data: true},

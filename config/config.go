@@ -41,7 +41,9 @@ const (
 	DefaultRekeyInterval = 24 * time.Hour
 	DefaultKeepalive     = 30 * time.Second
 	DefaultLogLevel      = "info"
-	DefaultLogFormat     = "text"
+	// DefaultLogFormat is log.format: "auto" is "journal" when stderr is
+	// the systemd journal (JOURNAL_STREAM names it), else "text".
+	DefaultLogFormat = "auto"
 	// MinMaxFrame is the smallest session.max_frame.
 	MinMaxFrame = 256
 	// MaxMaxFrame is the largest session.max_frame: the most plaintext a
@@ -62,6 +64,7 @@ type Config struct {
 	Status  Status  `yaml:"status"`
 	Log     Log     `yaml:"log"`
 	Gadget  Gadget  `yaml:"gadget"`
+	Metrics Metrics `yaml:"metrics"`
 
 	// Path is the file the configuration was read from ("" for defaults).
 	Path string `yaml:"-"`
@@ -124,8 +127,9 @@ func Default() Config {
 			RekeyInterval:  Duration(DefaultRekeyInterval),
 			Keepalive:      Duration(DefaultKeepalive),
 		},
-		Log:    Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
-		Gadget: DefaultGadget(),
+		Log:     Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
+		Gadget:  DefaultGadget(),
+		Metrics: DefaultMetrics(),
 	}
 }
 
@@ -167,6 +171,9 @@ func (c *Config) Validate() error {
 	if err := c.Gadget.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
+	if err := c.Metrics.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
 	switch {
 	case c.PTY.Link == "":
 		return bad("pty.link", "required: where to link the virtual tty, e.g. /dev/ttyC2C0")
@@ -190,8 +197,8 @@ func (c *Config) Validate() error {
 		return bad("session.keepalive", "must not be negative (0 disables)")
 	case !oneOf(c.Log.Level, "debug", "info", "warn", "error"):
 		return bad("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
-	case !oneOf(c.Log.Format, "text", "json"):
-		return bad("log.format", "%q is not one of text, json", c.Log.Format)
+	case !oneOf(c.Log.Format, "auto", "text", "json", "journal"):
+		return bad("log.format", "%q is not one of auto, text, json, journal", c.Log.Format)
 	}
 	return nil
 }

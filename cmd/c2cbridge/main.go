@@ -87,7 +87,8 @@ func fail(stderr io.Writer, err error) int {
 	return 1
 }
 
-// newLogger makes the process logger from log.level and log.format.
+// newLogger makes the process logger from log.level and log.format (auto,
+// text, json or journal; see resolveLogFormat).
 func newLogger(w io.Writer, level, format string) *slog.Logger {
 	l, _ := newLevelLogger(w, level, format)
 	return l
@@ -99,8 +100,17 @@ func newLevelLogger(w io.Writer, level, format string) (*slog.Logger, *slog.Leve
 	lv := new(slog.LevelVar)
 	lv.Set(parseLevel(level))
 	opts := &slog.HandlerOptions{Level: lv}
-	if format == "json" {
+	switch resolveLogFormat(format, w) {
+	case "json":
 		return slog.New(slog.NewJSONHandler(w, opts)), lv
+	case "journal":
+		h, err := newJournalHandler(journalSocket, lv, "")
+		if err == nil {
+			return slog.New(h), lv
+		}
+		l := slog.New(slog.NewTextHandler(w, opts))
+		l.Warn("log.format journal: cannot reach the journal; logging text to stderr", "err", err)
+		return l, lv
 	}
 	return slog.New(slog.NewTextHandler(w, opts)), lv
 }

@@ -208,6 +208,9 @@ func runBridgeWith(ctx context.Context, cfg *config.Config, log *slog.Logger, op
 		return fmt.Errorf("status socket: %w (set status.socket to a writable path)", err)
 	}
 	defer srv.Close()
+	// The label bridge= is the modem device until run gets an instance name.
+	defer startMetricsFile(cfg.Metrics, cfg.Modem.Device,
+		func() status.Snapshot { return snapshotFromBridge(b.Stats(), tty.Attached()) }, log)()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -267,6 +270,9 @@ func reload(cur *config.Config, b *bridge.Bridge, log *slog.Logger, opts runOpti
 	}
 	if next.Log.Format != cur.Log.Format {
 		restart = append(restart, "log.format")
+	}
+	if next.Metrics != cur.Metrics {
+		restart = append(restart, "metrics")
 	}
 	log.Info("SIGHUP: configuration reloaded", "log_level", next.Log.Level, "trace", next.Log.Trace || opts.forceTrace,
 		"rekey_interval", next.Session.RekeyInterval.String(), "rekey_bytes", int64(next.Session.RekeyBytes))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/c2cbridge/c2cbridge/bridge"
 	"github.com/c2cbridge/c2cbridge/config"
+	"github.com/c2cbridge/c2cbridge/metrics"
 	"github.com/c2cbridge/c2cbridge/status"
 )
 
@@ -32,6 +33,7 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&path, "config", "", "configuration `FILE` whose status.socket to query (default: the standard socket)")
 	fs.StringVar(&path, "c", "", "configuration `FILE` (short for --config)")
 	asJSON := fs.Bool("json", false, "print the status socket's JSON object")
+	asPrometheus := fs.Bool("prometheus", false, "print the status in the Prometheus text format, as metrics.textfile holds it")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -39,13 +41,13 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "c2cbridge status: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	configured := ""
+	configured, bridgeName := "", ""
 	if path != "" {
 		cfg, err := config.Load(path)
 		if err != nil {
 			return fail(stderr, err)
 		}
-		configured = cfg.Status.Socket
+		configured, bridgeName = cfg.Status.Socket, cfg.Modem.Device
 	}
 	snap, raw, err := status.Query(status.SocketPath(configured), statusTimeout)
 	if err != nil {
@@ -54,6 +56,14 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 	if *asJSON {
 		if _, err := stdout.Write(raw); err != nil {
 			return fail(stderr, fmt.Errorf("write status: %w", err))
+		}
+		return 0
+	}
+	if *asPrometheus {
+		// The label bridge= is the modem device, as run writes it: known
+		// with --config only (the snapshot does not name the device).
+		if err := metrics.Render(stdout, snap, bridgeName); err != nil {
+			return fail(stderr, err)
 		}
 		return 0
 	}

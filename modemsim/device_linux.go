@@ -100,15 +100,8 @@ func (s *DeviceServer) run(ctx context.Context, f *os.File) {
 			}
 		}()
 	}
-	sctx, cancel := context.WithCancel(ctx)
+	sctx, cancel := withStop(ctx, s.stop)
 	defer cancel()
-	go func() {
-		select {
-		case <-s.stop:
-			cancel()
-		case <-sctx.Done():
-		}
-	}()
 	for {
 		err := s.m.Serve(sctx, f)
 		f.Close()

@@ -113,15 +113,8 @@ func (s *PeerServer) run(ctx context.Context) {
 			p.close(s.link, s.log)
 		}
 	}()
-	sctx, cancel := context.WithCancel(ctx)
+	sctx, cancel := withStop(ctx, s.stop)
 	defer cancel()
-	go func() {
-		select {
-		case <-s.stop:
-			cancel()
-		case <-sctx.Done():
-		}
-	}()
 	for {
 		s.mu.Lock()
 		p := s.cur
@@ -209,4 +202,18 @@ func openPeerPTY(link string, opts PTYOptions) (*ptyPair, error) {
 	}
 	p.slave = nil
 	return p, nil
+}
+
+// withStop returns a context that ends with ctx or when stop is closed, as
+// the servers' Stop asks; cancel it to end its goroutine.
+func withStop(ctx context.Context, stop <-chan struct{}) (context.Context, context.CancelFunc) {
+	sctx, cancel := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-stop:
+			cancel()
+		case <-sctx.Done():
+		}
+	}()
+	return sctx, cancel
 }

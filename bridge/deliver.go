@@ -31,7 +31,7 @@ const holdbackWait = 50 * time.Millisecond
 // to the application as they are, but for a +USECC2C line in them.
 func (b *Bridge) deliver(p []byte) {
 	d := &b.down
-	var out []byte
+	out := d.out[:0] // queueApp copies: the buffer is reused, no allocation per frame
 	for len(p) > 0 {
 		b.mu.Lock()
 		c := b.ctl
@@ -71,6 +71,7 @@ func (b *Bridge) deliver(p []byte) {
 	if len(out) > 0 {
 		b.toApp(out)
 	}
+	d.out = out[:0]
 }
 
 // isPrompt reports whether the module's unended line is a prompt.

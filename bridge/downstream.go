@@ -20,6 +20,8 @@ type downstream struct {
 	// command mode, and held what data mode holds back (see deliver.go).
 	line []byte
 	held []byte
+	// out gathers what one read gives the application (deliver).
+	out []byte
 	// plainLines splits what is not authentic plaintext: the module's
 	// plain text between sessions, and stray bytes inside one.
 	plainLines at.LineSplitter

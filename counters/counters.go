@@ -42,29 +42,34 @@ const (
 	count // the number of counters; not a counter
 )
 
-// defs holds each counter's name (snake_case, as in JSON) and meaning.
+// defs holds each counter's name (snake_case, as in JSON), meaning and
+// whether it counts a failure (something an operator should look at when
+// it is not zero: "c2cbridge status --all" shows those).
 // The array's length is count: a constant without its row does not compile.
-var defs = [count]struct{ name, help string }{
-	AppBytesUp:      {"app_bytes_up", "application bytes sent to the module"},
-	AppBytesDown:    {"app_bytes_down", "plaintext bytes delivered to the application"},
-	LineBytesUp:     {"line_bytes_up", "bytes written to the UART"},
-	LineBytesDown:   {"line_bytes_down", "bytes read from the UART"},
-	FramesUp:        {"frames_up", "frames sent to the module"},
-	FramesDown:      {"frames_down", "authentic frames from the module"},
-	MACFailures:     {"mac_failures", "frames that failed authentication or padding"},
-	FCSFailures:     {"fcs_failures", "frames with a bad checksum"},
-	LengthErrors:    {"length_errors", "frame starts with a length out of bounds"},
-	OtherRejects:    {"other_rejects", "frames rejected for other reasons (no closing flag, stalled)"},
-	StrayBytes:      {"stray_bytes", "bytes outside frames during a session"},
-	PlainDropped:    {"plain_dropped", "plain-text bytes not meant for the bridge, never forwarded"},
-	Replays:         {"replays", "replayed frames dropped"},
-	RefusedCommands: {"refused_commands", "application commands refused by the bridge"},
-	Opens:           {"opens", "secure sessions opened (AT+USECC2C=1 sent)"},
-	Rekeys:          {"rekeys", "rekeys completed"},
-	RekeysOverdue:   {"rekeys_overdue", "rekeys that waited for a data-mode call to end"},
-	Reopens:         {"reopens", "sessions reopened after a loss"},
-	Reconnects:      {"reconnects", "UART reconnections"},
-	AppOverruns:     {"app_overruns", "plaintext bytes dropped because the application did not read them"},
+var defs = [count]struct {
+	name, help string
+	failure    bool
+}{
+	AppBytesUp:      {"app_bytes_up", "application bytes sent to the module", false},
+	AppBytesDown:    {"app_bytes_down", "plaintext bytes delivered to the application", false},
+	LineBytesUp:     {"line_bytes_up", "bytes written to the UART", false},
+	LineBytesDown:   {"line_bytes_down", "bytes read from the UART", false},
+	FramesUp:        {"frames_up", "frames sent to the module", false},
+	FramesDown:      {"frames_down", "authentic frames from the module", false},
+	MACFailures:     {"mac_failures", "frames that failed authentication or padding", true},
+	FCSFailures:     {"fcs_failures", "frames with a bad checksum", true},
+	LengthErrors:    {"length_errors", "frame starts with a length out of bounds", true},
+	OtherRejects:    {"other_rejects", "frames rejected for other reasons (no closing flag, stalled)", true},
+	StrayBytes:      {"stray_bytes", "bytes outside frames during a session", false},
+	PlainDropped:    {"plain_dropped", "plain-text bytes not meant for the bridge, never forwarded", false},
+	Replays:         {"replays", "replayed frames dropped", true},
+	RefusedCommands: {"refused_commands", "application commands refused by the bridge", false},
+	Opens:           {"opens", "secure sessions opened (AT+USECC2C=1 sent)", false},
+	Rekeys:          {"rekeys", "rekeys completed", false},
+	RekeysOverdue:   {"rekeys_overdue", "rekeys that waited for a data-mode call to end", false},
+	Reopens:         {"reopens", "sessions reopened after a loss", false},
+	Reconnects:      {"reconnects", "UART reconnections", false},
+	AppOverruns:     {"app_overruns", "plaintext bytes dropped because the application did not read them", true},
 }
 
 // All returns every counter ID in order.
@@ -81,6 +86,10 @@ func (id ID) Name() string { return defs[id].name }
 
 // Help returns what the counter counts, in a few words.
 func (id ID) Help() string { return defs[id].help }
+
+// Failure reports whether the counter counts a failure: frames that
+// failed a check, replays, output the application lost.
+func (id ID) Failure() bool { return defs[id].failure }
 
 // String implements fmt.Stringer.
 func (id ID) String() string { return id.Name() }

@@ -74,3 +74,18 @@ func TestSetSnapshotJSON(t *testing.T) {
 		t.Fatal("an array was taken for counters")
 	}
 }
+
+// TestFailures pins which counters are failures ("status --all" notes
+// them when not zero).
+func TestFailures(t *testing.T) {
+	var got []string
+	for _, id := range All() {
+		if id.Failure() {
+			got = append(got, id.Name())
+		}
+	}
+	want := []string{"mac_failures", "fcs_failures", "length_errors", "other_rejects", "replays", "app_overruns"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("failure counters %v, want %v", got, want)
+	}
+}

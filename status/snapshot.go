@@ -24,6 +24,11 @@ import (
 // Snapshot is what the status socket reports. Its JSON encoding is the
 // socket's contract: fields may be added, never renamed or removed.
 type Snapshot struct {
+	// Instance is the daemon's instance name (run --instance, the %i of
+	// c2cbridge@.service); empty for a daemon started without one.
+	Instance string `json:"instance,omitempty"`
+	// Device is the module's UART as configured (modem.device).
+	Device  string  `json:"device,omitempty"`
 	Session Session `json:"session"`
 	Rekey   Rekey   `json:"rekey"`
 	// ApplicationAttached is true while an application holds the
@@ -40,6 +45,15 @@ type Snapshot struct {
 	// only in memory (a restart would lose them).
 	KeyFileUnsaved bool     `json:"key_file_unsaved"`
 	Counters       Counters `json:"counters"`
+}
+
+// Name is what names the bridge in metrics and listings: its instance
+// name, else its modem device.
+func (s Snapshot) Name() string {
+	if s.Instance != "" {
+		return s.Instance
+	}
+	return s.Device
 }
 
 // Session describes the secure session.

@@ -5,6 +5,7 @@
 //	c2cbridge pair --config FILE     pair with the module (once per device)
 //	c2cbridge keys check -c FILE     check the key file
 //	c2cbridge status [--json]        the running daemon's status
+//	c2cbridge status --all           every running daemon, a line each
 //	c2cbridge demo                   the bridge in front of a simulated modem
 //	c2cbridge simulate --link PATH   a simulated SARA-R5 on a pty
 //	c2cbridge gadget up|down -c FILE a USB gadget with one ACM port (configfs)
@@ -28,11 +29,14 @@ var version string
 const usage = `c2cbridge: a plaintext virtual tty in front of a C2C-secured u-blox SARA-R5
 
 Usage:
-  c2cbridge run --config FILE        run the bridge (-c FILE)
+  c2cbridge run --config FILE [--instance NAME]
+                                     run the bridge (-c FILE); NAME: of c2cbridge@NAME.service
   c2cbridge pair --config FILE [--force] [--retries N]
                                      pair with the module, write keys.file
   c2cbridge keys check --config FILE check the key file, print its fingerprint
-  c2cbridge status [--json]          print the running daemon's status (-c FILE: use its status.socket)
+  c2cbridge status [--json|--prometheus] [-c FILE | --instance NAME]
+                                     print the running daemon's status (-c FILE: use its status.socket)
+  c2cbridge status --all [--json]    list every running daemon (the service and each c2cbridge@ instance)
   c2cbridge demo                     run the bridge in front of a simulated modem
   c2cbridge simulate --link PATH ... run a simulated SARA-R5 on a pty
   c2cbridge gadget up|down --config FILE
@@ -97,22 +101,37 @@ func newLogger(w io.Writer, level, format string) *slog.Logger {
 // newLevelLogger is newLogger with the level in a LevelVar, so SIGHUP can
 // change it.
 func newLevelLogger(w io.Writer, level, format string) (*slog.Logger, *slog.LevelVar) {
+	return newInstanceLogger(w, level, format, "")
+}
+
+// newInstanceLogger is newLevelLogger for the instance named instance
+// (run --instance): every record carries it (C2C_INSTANCE in the
+// journal, instance= in text and JSON).
+func newInstanceLogger(w io.Writer, level, format, instance string) (*slog.Logger, *slog.LevelVar) {
 	lv := new(slog.LevelVar)
 	lv.Set(parseLevel(level))
 	opts := &slog.HandlerOptions{Level: lv}
 	switch resolveLogFormat(format, w) {
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), lv
+		return withInstance(slog.New(slog.NewJSONHandler(w, opts)), instance), lv
 	case "journal":
-		h, err := newJournalHandler(journalSocket, lv, "")
+		h, err := newJournalHandler(journalSocket, lv, instance)
 		if err == nil {
 			return slog.New(h), lv
 		}
-		l := slog.New(slog.NewTextHandler(w, opts))
+		l := withInstance(slog.New(slog.NewTextHandler(w, opts)), instance)
 		l.Warn("log.format journal: cannot reach the journal; logging text to stderr", "err", err)
 		return l, lv
 	}
-	return slog.New(slog.NewTextHandler(w, opts)), lv
+	return withInstance(slog.New(slog.NewTextHandler(w, opts)), instance), lv
+}
+
+// withInstance adds instance= to every record of l, when there is one.
+func withInstance(l *slog.Logger, instance string) *slog.Logger {
+	if instance == "" {
+		return l
+	}
+	return l.With("instance", instance)
 }
 
 // parseLevel maps log.level to a slog level (info for anything unknown;

@@ -20,12 +20,12 @@ import (
 // metricsFileMode lets node_exporter, another user, read the file.
 const metricsFileMode = 0o644
 
-// writeMetricsFile writes snapshot's metrics, labelled bridge=name, to
-// path atomically (a temp file renamed in the same directory, so the
+// writeMetricsFile writes snapshot's metrics, labelled bridge=s.Name(),
+// to path atomically (a temp file renamed in the same directory, so the
 // collector never reads half a file).
-func writeMetricsFile(path, name string, s status.Snapshot) error {
+func writeMetricsFile(path string, s status.Snapshot) error {
 	var b bytes.Buffer
-	if err := metrics.Render(&b, s, name); err != nil {
+	if err := metrics.Render(&b, s, s.Name()); err != nil {
 		return err
 	}
 	return config.WriteFileAtomic(path, b.Bytes(), metricsFileMode)
@@ -34,10 +34,10 @@ func writeMetricsFile(path, name string, s status.Snapshot) error {
 // runMetricsFile writes the metrics file at once and then every interval
 // until ctx ends, then removes it (stale metrics of a stopped bridge
 // would look alive). A failed write is logged once, and its recovery.
-func runMetricsFile(ctx context.Context, path string, every time.Duration, name string, snapshot func() status.Snapshot, log *slog.Logger) {
+func runMetricsFile(ctx context.Context, path string, every time.Duration, snapshot func() status.Snapshot, log *slog.Logger) {
 	failing := false
 	write := func() {
-		err := writeMetricsFile(path, name, snapshot())
+		err := writeMetricsFile(path, snapshot())
 		switch {
 		case err != nil && !failing:
 			log.Warn("metrics.textfile: cannot write the metrics file; retrying every metrics.interval", "path", path, "err", err)
@@ -65,7 +65,7 @@ func runMetricsFile(ctx context.Context, path string, every time.Duration, name 
 // startMetricsFile runs runMetricsFile in a goroutine when cfg sets
 // metrics.textfile. The returned function stops it and waits until the
 // file is removed.
-func startMetricsFile(cfg config.Metrics, name string, snapshot func() status.Snapshot, log *slog.Logger) (stop func()) {
+func startMetricsFile(cfg config.Metrics, snapshot func() status.Snapshot, log *slog.Logger) (stop func()) {
 	if cfg.Textfile == "" {
 		return func() {}
 	}
@@ -73,7 +73,7 @@ func startMetricsFile(cfg config.Metrics, name string, snapshot func() status.Sn
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		runMetricsFile(ctx, cfg.Textfile, cfg.Interval.D(), name, snapshot, log)
+		runMetricsFile(ctx, cfg.Textfile, cfg.Interval.D(), snapshot, log)
 	}()
 	return func() { cancel(); <-done }
 }

@@ -22,12 +22,12 @@ func TestMetricsFile(t *testing.T) {
 	path := filepath.Join(dir, "c2cbridge.prom")
 	var n atomic.Uint64
 	snapshot := func() status.Snapshot {
-		s := status.Snapshot{Session: status.Session{State: "open", Version: "V2", Since: time.Unix(1700000000, 0)}}
+		s := status.Snapshot{Device: "/dev/ttyUSB0", Session: status.Session{State: "open", Version: "V2", Since: time.Unix(1700000000, 0)}}
 		s.Counters[counters.Opens] = n.Add(1)
 		return s
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	stop := startMetricsFile(config.Metrics{Textfile: path, Interval: config.Duration(20 * time.Millisecond)}, "/dev/ttyUSB0", snapshot, log)
+	stop := startMetricsFile(config.Metrics{Textfile: path, Interval: config.Duration(20 * time.Millisecond)}, snapshot, log)
 	// The file is rewritten: wait for a later snapshot than the first.
 	var data []byte
 	deadline := time.Now().Add(5 * time.Second)
@@ -79,7 +79,7 @@ func TestMetricsFile(t *testing.T) {
 }
 
 func TestMetricsFileOff(t *testing.T) {
-	stop := startMetricsFile(config.Metrics{}, "x", func() status.Snapshot { t.Error("snapshot taken with no textfile"); return status.Snapshot{} }, slog.Default())
+	stop := startMetricsFile(config.Metrics{}, func() status.Snapshot { t.Error("snapshot taken with no textfile"); return status.Snapshot{} }, slog.Default())
 	stop()
 }
 
@@ -87,7 +87,7 @@ func TestMetricsFileUnwritable(t *testing.T) {
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	path := filepath.Join(t.TempDir(), "missing", "c2cbridge.prom")
-	stop := startMetricsFile(config.Metrics{Textfile: path, Interval: config.Duration(10 * time.Millisecond)}, "x", func() status.Snapshot { return status.Snapshot{} }, log)
+	stop := startMetricsFile(config.Metrics{Textfile: path, Interval: config.Duration(10 * time.Millisecond)}, func() status.Snapshot { return status.Snapshot{} }, log)
 	time.Sleep(50 * time.Millisecond)
 	stop()
 	if c := strings.Count(logs.String(), "cannot write the metrics file"); c != 1 {
@@ -97,9 +97,9 @@ func TestMetricsFileUnwritable(t *testing.T) {
 
 // TestStatusPrometheus checks that status --prometheus prints what the
 // metrics file would hold for the daemon's snapshot, labelled with the
-// configuration's modem device.
+// modem device the daemon reports, or its instance name when it has one.
 func TestStatusPrometheus(t *testing.T) {
-	want := snapshotFromBridge(statusStats(), true)
+	want := snapshotFromBridge(statusStats(), true, "", "/dev/null")
 	socket := filepath.Join(t.TempDir(), "c2c.sock")
 	srv, err := status.Listen(socket, "", func() status.Snapshot { return want })
 	if err != nil {

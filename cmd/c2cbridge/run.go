@@ -28,12 +28,18 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&path, "config", "/etc/c2cbridge/config.yaml", "configuration `FILE`")
 	fs.StringVar(&path, "c", "/etc/c2cbridge/config.yaml", "configuration `FILE` (short for --config)")
 	trace := fs.Bool("trace", false, "log the plaintext AT lines each way (secrets redacted; as log.trace)")
+	instance := fs.String("instance", "", "the instance `NAME` (c2cbridge@NAME.service): names the bridge in status, metrics and the journal")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "c2cbridge run: unexpected argument %q\n", fs.Arg(0))
 		return 2
+	}
+	if *instance != "" {
+		if err := status.CheckInstance(*instance); err != nil {
+			return fail(stderr, fmt.Errorf("--instance %w", err))
+		}
 	}
 	cfg, err := config.Load(path)
 	if err != nil {
@@ -42,10 +48,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if *trace {
 		cfg.Log.Trace = true
 	}
-	log, level := newLevelLogger(stderr, cfg.Log.Level, cfg.Log.Format)
+	log, level := newInstanceLogger(stderr, cfg.Log.Level, cfg.Log.Format, *instance)
 	ctx, stop := signalContext(log)
 	defer stop()
-	if err := runBridgeWith(ctx, cfg, log, runOptions{level: level, forceTrace: *trace}); err != nil {
+	if err := runBridgeWith(ctx, cfg, log, runOptions{level: level, forceTrace: *trace, instance: *instance}); err != nil {
 		return fail(stderr, err)
 	}
 	return 0
@@ -83,6 +89,8 @@ type runOptions struct {
 	level *slog.LevelVar
 	// forceTrace keeps the trace on across SIGHUP (--trace).
 	forceTrace bool
+	// instance is the instance name (--instance), "" for none.
+	instance string
 }
 
 // runBridge opens both sides and runs the bridge until ctx ends. onReady,
@@ -203,14 +211,18 @@ func runBridgeWith(ctx context.Context, cfg *config.Config, log *slog.Logger, op
 	}
 	zeroKeyFile(kf)
 	srv, err := status.Listen(status.SocketPath(cfg.Status.Socket), cfg.Status.Group,
-		func() status.Snapshot { return snapshotFromBridge(b.Stats(), tty.Attached()) })
+		func() status.Snapshot {
+			return snapshotFromBridge(b.Stats(), tty.Attached(), opts.instance, cfg.Modem.Device)
+		})
 	if err != nil {
 		return fmt.Errorf("status socket: %w (set status.socket to a writable path)", err)
 	}
 	defer srv.Close()
-	// The label bridge= is the modem device until run gets an instance name.
-	defer startMetricsFile(cfg.Metrics, cfg.Modem.Device,
-		func() status.Snapshot { return snapshotFromBridge(b.Stats(), tty.Attached()) }, log)()
+	// The label bridge= is the instance name, else the modem device.
+	defer startMetricsFile(cfg.Metrics,
+		func() status.Snapshot {
+			return snapshotFromBridge(b.Stats(), tty.Attached(), opts.instance, cfg.Modem.Device)
+		}, log)()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)

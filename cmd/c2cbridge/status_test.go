@@ -54,7 +54,7 @@ func writeStatusConfig(t *testing.T, socket string) string {
 }
 
 func TestStatusCommand(t *testing.T) {
-	want := snapshotFromBridge(statusStats(), true)
+	want := snapshotFromBridge(statusStats(), true, "", "/dev/ttyUSB0")
 	tests := []struct {
 		name string
 		// args returns the command line, given the daemon's socket.
@@ -227,7 +227,7 @@ func TestStatusUsage(t *testing.T) {
 
 func TestSnapshotFromBridge(t *testing.T) {
 	st := statusStats()
-	s := snapshotFromBridge(st, true)
+	s := snapshotFromBridge(st, true, "", "/dev/ttyUSB0")
 	if s.Session != (status.Session{State: "open", Version: "V2", Since: st.Since}) {
 		t.Errorf("session %+v", s.Session)
 	}
@@ -243,7 +243,7 @@ func TestSnapshotFromBridge(t *testing.T) {
 
 	// Unknown rekey times are null; states map by name.
 	st = bridge.Stats{State: bridge.StateModemLost, Version: c2c.V1}
-	s = snapshotFromBridge(st, false)
+	s = snapshotFromBridge(st, false, "", "/dev/ttyUSB0")
 	if s.Rekey.Last != nil || s.Rekey.Next != nil {
 		t.Errorf("zero rekey times map to %v, %v; want nil", s.Rekey.Last, s.Rekey.Next)
 	}

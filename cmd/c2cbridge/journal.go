@@ -8,6 +8,7 @@ package main
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,6 +18,8 @@ import (
 	"strings"
 	"syscall"
 	"unicode"
+
+	"golang.org/x/sys/unix"
 )
 
 // journalSocket is where journald reads native protocol datagrams.
@@ -35,7 +38,7 @@ var journalFields = map[string]string{
 }
 
 // journalHandler is a slog.Handler that sends each record as one datagram
-// of the journal's native protocol: MESSAGE (the message followed by its
+// (a memfd for a record too large for one) of the journal's native protocol: MESSAGE (the message followed by its
 // attributes as key=value, as the text format writes them), PRIORITY
 // (syslog's: 7 debug, 6 info, 4 warn, 3 error), SYSLOG_IDENTIFIER, and a
 // C2C_ field for each attribute of journalFields.
@@ -111,8 +114,50 @@ func (h *journalHandler) Handle(_ context.Context, r slog.Record) error {
 			d = appendJournalField(d, journalFields[key], v)
 		}
 	}
-	if _, err := h.conn.Write(d); err != nil {
+	if err := h.send(d); err != nil {
 		return fmt.Errorf("journal: %w", err)
+	}
+	return nil
+}
+
+// send writes one record. A record larger than a datagram may be (the
+// socket says EMSGSIZE) goes as journald takes it: written to a sealed
+// memfd whose descriptor is passed alone (SCM_RIGHTS) in an empty
+// datagram.
+func (h *journalHandler) send(d []byte) error {
+	_, err := h.conn.Write(d)
+	if !errors.Is(err, syscall.EMSGSIZE) && !errors.Is(err, syscall.ENOBUFS) {
+		return err
+	}
+	fd, err := unix.MemfdCreate("c2cbridge-journal", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		return fmt.Errorf("a %d-byte record: memfd: %w", len(d), err)
+	}
+	f := os.NewFile(uintptr(fd), "c2cbridge-journal")
+	defer f.Close()
+	if _, err := f.Write(d); err != nil {
+		return fmt.Errorf("a %d-byte record: write memfd: %w", len(d), err)
+	}
+	// journald accepts only a sealed memfd: it must not change under it.
+	if _, err := unix.FcntlInt(f.Fd(), unix.F_ADD_SEALS,
+		unix.F_SEAL_SHRINK|unix.F_SEAL_GROW|unix.F_SEAL_WRITE|unix.F_SEAL_SEAL); err != nil {
+		return fmt.Errorf("a %d-byte record: seal memfd: %w", len(d), err)
+	}
+	// WriteMsgUnix refuses a connected datagram socket: sendmsg directly.
+	rc, err := h.conn.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("a %d-byte record: %w", len(d), err)
+	}
+	rights := unix.UnixRights(int(f.Fd()))
+	var sendErr error
+	if err := rc.Write(func(fd uintptr) bool {
+		sendErr = unix.Sendmsg(int(fd), nil, rights, nil, 0)
+		return !errors.Is(sendErr, unix.EAGAIN)
+	}); err != nil {
+		sendErr = err
+	}
+	if sendErr != nil {
+		return fmt.Errorf("a %d-byte record: pass memfd: %w", len(d), sendErr)
 	}
 	return nil
 }

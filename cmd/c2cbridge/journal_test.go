@@ -5,14 +5,18 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // fakeJournal listens on a unix datagram socket in a temp dir, as
@@ -183,5 +187,64 @@ func TestResolveLogFormat(t *testing.T) {
 		if got := resolveLogFormat(tc.format, w); got != tc.want {
 			t.Errorf("JOURNAL_STREAM=%q, %s on %T: %s, want %s", tc.env, tc.format, tc.w, got, tc.want)
 		}
+	}
+}
+
+// TestJournalHandlerLargeRecord checks that a record larger than a
+// datagram may be reaches the journal as journald takes it: a sealed
+// memfd passed in an empty datagram.
+func TestJournalHandlerLargeRecord(t *testing.T) {
+	path, conn := fakeJournal(t)
+	h, err := newJournalHandler(path, new(slog.LevelVar), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A small send buffer makes EMSGSIZE certain whatever the machine's
+	// limits.
+	if err := h.conn.SetWriteBuffer(4096); err != nil {
+		t.Fatal(err)
+	}
+	big := strings.Repeat("x", 512<<10)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		slog.New(h).Info("big", "blob", big)
+	}()
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf, oob := make([]byte, 16), make([]byte, unix.CmsgSpace(4))
+	n, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
+	<-done
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Fatalf("the datagram carries %d bytes, want none (the record is in the memfd)", n)
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("control messages %v, %v", msgs, err)
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 1 {
+		t.Fatalf("rights %v, %v", fds, err)
+	}
+	f := os.NewFile(uintptr(fds[0]), "memfd")
+	defer f.Close()
+	seals, err := unix.FcntlInt(f.Fd(), unix.F_GET_SEALS, 0)
+	if err != nil || seals&unix.F_SEAL_WRITE == 0 {
+		t.Errorf("the memfd is not sealed against writes: %#x, %v", seals, err)
+	}
+	// journald maps the whole file; the offset the writer left is not its
+	// concern.
+	data, err := io.ReadAll(io.NewSectionReader(f, 0, 1<<30))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields, err := parseJournalEntry(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fields["MESSAGE"] != "big blob="+big || fields["PRIORITY"] != "6" {
+		t.Errorf("record of %d bytes: MESSAGE has %d bytes", len(data), len(fields["MESSAGE"]))
 	}
 }

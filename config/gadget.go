@@ -11,15 +11,24 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// Defaults of the gadget section: a USB device that looks like the
-// simulated module (c2cbridge simulate) behind a USB port.
+// GadgetSerialPrefix starts every gadget's serial number. The udev rule
+// that names the module's UART (systemd/99-c2cbridge.rules) excludes
+// ATTRS{serial}=="c2cbridge-*", so the bridge never takes its own
+// application port for the modem, and never hides that port from
+// ModemManager; Validate refuses a serial without it.
+const GadgetSerialPrefix = "c2cbridge-"
+
+// Defaults of the gadget section: the application side of the bridge as a
+// USB device that looks like the module itself (u-blox's vendor id, which
+// ModemManager's u-blox plugin matches), so ModemManager and applications
+// on the host side find a u-blox modem speaking plain AT.
 const (
 	DefaultGadgetName         = "c2cbridge"
 	DefaultGadgetVendorID     = 0x1546 // u-blox
 	DefaultGadgetProductID    = 0x01a8
 	DefaultGadgetManufacturer = "u-blox"
-	DefaultGadgetProduct      = "SARA-R5 simulated"
-	DefaultGadgetSerial       = "sim0001"
+	DefaultGadgetProduct      = "SARA-R5 via c2cbridge"
+	DefaultGadgetSerial       = GadgetSerialPrefix + "0"
 	// MaxGadgetString is the longest USB string descriptor, in UTF-16
 	// code units: 255 bytes less the 2-byte header, 2 bytes per unit.
 	MaxGadgetString = 126
@@ -29,9 +38,12 @@ const (
 // the kernel's configfs by "c2cbridge gadget up" (and removed by "gadget
 // down"): the machine plays a USB device whose tty is /dev/ttyGS<N> on
 // its side and /dev/ttyACM<M> on the host it is plugged into (the same
-// machine with dummy_hcd). The section is "gadget:"; another use (an
-// application-side gadget) can take the same type under another key or in
-// another file.
+// machine with dummy_hcd, another one through a real USB device
+// controller). The section is "gadget:" and describes the bridge's
+// application side: the bridge serves the gadget's /dev/ttyGS<N>
+// (pty.device) and ModemManager or the applications open the host's
+// /dev/ttyACM<M>. The tests also use it, in a file of its own, to put the
+// simulated module behind a USB port.
 type Gadget struct {
 	// Name is the gadget's directory under
 	// /sys/kernel/config/usb_gadget/.
@@ -45,7 +57,7 @@ type Gadget struct {
 	ProductID USBID `yaml:"product_id"`
 	// Manufacturer, Product and Serial are the device's USB strings
 	// (udev builds /dev/serial/by-id/usb-MANUFACTURER_PRODUCT_SERIAL-if00
-	// from them, spaces as "_").
+	// from them, spaces as "_"). Serial starts with GadgetSerialPrefix.
 	Manufacturer string `yaml:"manufacturer"`
 	Product      string `yaml:"product"`
 	Serial       string `yaml:"serial"`
@@ -91,6 +103,11 @@ func (g *Gadget) Validate() error {
 		if i := strings.IndexFunc(s.v, unicode.IsControl); i >= 0 {
 			return bad(s.key, "holds a control character at byte %d", i)
 		}
+	}
+	if !strings.HasPrefix(g.Serial, GadgetSerialPrefix) {
+		return bad("serial", "%q does not start with %q: the udev rule for the module's UART "+
+			"(99-c2cbridge.rules) skips serials with that prefix, so without it the bridge's own "+
+			"port could be taken for the modem", g.Serial, GadgetSerialPrefix)
 	}
 	return nil
 }

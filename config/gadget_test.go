@@ -16,12 +16,16 @@ func TestGadgetDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Gadget{Name: "c2cbridge", VendorID: 0x1546, ProductID: 0x01a8,
-		Manufacturer: "u-blox", Product: "SARA-R5 simulated", Serial: "sim0001"}
+		Manufacturer: "u-blox", Product: "SARA-R5 via c2cbridge", Serial: "c2cbridge-0"}
 	if c.Gadget != want {
 		t.Errorf("defaults: got %+v, want %+v", c.Gadget, want)
 	}
 	if got := c.Gadget.VendorID.String(); got != "0x1546" {
 		t.Errorf("vendor id formats as %q, want 0x1546 (configfs's form)", got)
+	}
+	// The udev rule for the module's UART skips this prefix.
+	if !strings.HasPrefix(c.Gadget.Serial, "c2cbridge-") || GadgetSerialPrefix != "c2cbridge-" {
+		t.Errorf("serial %q, prefix %q: want both to start with c2cbridge-", c.Gadget.Serial, GadgetSerialPrefix)
 	}
 }
 
@@ -64,9 +68,14 @@ func TestGadgetValues(t *testing.T) {
 		{name: "empty name", yaml: "name: \"\"", err: "gadget.name"},
 		{name: "udc with slash", yaml: "udc: a/b", err: "gadget.udc"},
 		{name: "empty product", yaml: "product: \"\"", err: "gadget.product: must not be empty"},
-		{name: "serial too long", yaml: "serial: " + strings.Repeat("x", 127), err: "gadget.serial: 127 UTF-16 units"},
-		{name: "serial at the limit", yaml: "serial: " + strings.Repeat("x", 126),
-			want: Gadget{Serial: strings.Repeat("x", 126)}},
+		{name: "serial too long", yaml: "serial: c2cbridge-" + strings.Repeat("x", 117), err: "gadget.serial: 127 UTF-16 units"},
+		{name: "serial at the limit", yaml: "serial: c2cbridge-" + strings.Repeat("x", 116),
+			want: Gadget{Serial: "c2cbridge-" + strings.Repeat("x", 116)}},
+		{name: "serial with the prefix", yaml: "serial: c2cbridge-sim0001", want: Gadget{Serial: "c2cbridge-sim0001"}},
+		{name: "serial without the prefix", yaml: "serial: sim0001",
+			err: `gadget.serial: "sim0001" does not start with "c2cbridge-": the udev rule for the module's UART`},
+		{name: "prefix not at the start", yaml: "serial: x-c2cbridge-0", err: `does not start with "c2cbridge-"`},
+		{name: "prefix in another case", yaml: "serial: C2CBRIDGE-0", err: `does not start with "c2cbridge-"`},
 		{name: "astral characters count twice", yaml: "manufacturer: " + strings.Repeat("😀", 64), err: "gadget.manufacturer: 128 UTF-16 units"},
 		{name: "control character", yaml: "manufacturer: \"u-\\nblox\"", err: "gadget.manufacturer: holds a control character"},
 		{name: "unknown key", yaml: "vendor: 0x1546", err: `unknown key "vendor"`},

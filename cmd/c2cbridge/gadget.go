@@ -1,7 +1,8 @@
 package main
 
 // c2cbridge gadget up|down: a USB gadget with one CDC ACM serial port,
-// made in the kernel's configfs.
+// made in the kernel's configfs: the bridge's application side
+// (c2cbridge-gadget.service runs it before c2cbridge.service).
 
 import (
 	"bufio"
@@ -23,11 +24,20 @@ const gadgetUsage = `Usage:
   c2cbridge gadget up --config FILE     create the USB gadget of FILE's gadget: section and bind it (-c FILE)
   c2cbridge gadget down --config FILE   unbind and remove it
 
-The gadget has one CDC ACM serial function: on this machine its tty is
-/dev/ttyGS<N> (printed by "up"); the host it is plugged into sees a
-/dev/ttyACM<M>. With dummy_hcd the host is this machine. Both commands are
-idempotent and need root. Needed kernel modules: libcomposite, usb_f_acm
-(loaded on demand), a UDC driver (dummy_hcd for a loopback one).
+The gadget is the bridge's application side: a USB device with one CDC
+ACM serial function that looks like the module (u-blox's vendor id by
+default). On this machine its tty is /dev/ttyGS<N> (printed by "up"),
+which the bridge serves (pty.device in the configuration); the host it is
+plugged into sees a /dev/ttyACM<M>, which ModemManager or the
+applications open. With dummy_hcd the host is this machine; a real USB
+device controller exposes the port to another computer. The serial must
+start with ` + config.GadgetSerialPrefix + ` (the udev rule for the module's UART skips
+those, so the bridge never takes its own port for the modem).
+
+Both commands are idempotent and need root (c2cbridge-gadget.service runs
+them; the bridge itself needs no privilege). Needed kernel modules:
+libcomposite, usb_f_acm (loaded on demand), a UDC driver (dummy_hcd for a
+loopback one).
 `
 
 // The layout the gadget command writes under configfs's usb_gadget/NAME.

@@ -179,7 +179,7 @@ func TestGadgetUpDown(t *testing.T) {
 		"idVendor":                                "0x1546\n",
 		"idProduct":                               "0x01a8\n",
 		"strings/0x409/manufacturer":              "u-blox\n",
-		"strings/0x409/product":                   "SARA-R5 simulated\n",
+		"strings/0x409/product":                   "SARA-R5 via c2cbridge\n",
 		"strings/0x409/serialnumber":              "c2cbridge-test\n",
 		"configs/c.1/strings/0x409/configuration": "CDC ACM\n",
 		"UDC": "dummy_udc.0\n",
@@ -343,6 +343,10 @@ func TestGadgetCommand(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("gadget:\n  vendor_id: 1546\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	noPrefix := filepath.Join(t.TempDir(), "sim.yaml")
+	if err := os.WriteFile(noPrefix, []byte("gadget:\n  serial: sim0001\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		args   []string
 		rc     int
@@ -352,8 +356,10 @@ func TestGadgetCommand(t *testing.T) {
 		{args: nil, rc: 2, stderr: "Usage:"},
 		{args: []string{"sideways"}, rc: 2, stderr: `unknown subcommand "sideways"`},
 		{args: []string{"help"}, rc: 0, stdout: "gadget up --config FILE"},
+		{args: []string{"help"}, rc: 0, stdout: "serial must\nstart with c2cbridge- (the udev rule"},
 		{args: []string{"up", "--config", cfg, "extra"}, rc: 2, stderr: `unexpected argument "extra"`},
 		{args: []string{"up", "--config", bad}, rc: 1, stderr: "write it in hex"},
+		{args: []string{"up", "--config", noPrefix}, rc: 1, stderr: `gadget.serial: "sim0001" does not start with "c2cbridge-"`},
 		{args: []string{"up", "-c", cfg}, rc: 0, stdout: "c2cbridge gadget: gadget sim is up on dummy_udc.0 (1546:01a9), tty /dev/ttyGS0"},
 		{args: []string{"up", "--config", cfg}, rc: 0, stdout: "gadget sim is already up on dummy_udc.0"},
 		{args: []string{"down", "--config", cfg}, rc: 0, stdout: "gadget sim is down"},

@@ -60,14 +60,27 @@ install_package() {
 # have none), generous start-up probes for an emulated guest, EXTRA
 # appended (more top-level sections).
 write_config() {
+	write_config_pty "$1" "  link: /run/c2cbridge/ttyC2C0
+  mode: \"0660\"
+  group: dialout" "${2:-}"
+}
+
+# write_config_device DEVICE TTY [EXTRA]: write_config with the bridge
+# serving the existing tty TTY (pty.device, a USB gadget's /dev/ttyGS0)
+# instead of a pty.
+write_config_device() {
+	write_config_pty "$1" "  device: $2" "${3:-}"
+}
+
+# write_config_pty DEVICE PTY [EXTRA]: the configuration with PTY as the
+# body of its pty: section (indented lines).
+write_config_pty() {
 	cat >"$config" <<-EOF
 		modem:
 		  device: $1
 		  flow_control: none
 		pty:
-		  link: /run/c2cbridge/ttyC2C0
-		  mode: "0660"
-		  group: dialout
+		$2
 		keys:
 		  file: $keys
 		session:
@@ -75,27 +88,35 @@ write_config() {
 		log:
 		  level: info
 		  trace: true
-		${2:-}
+		${3:-}
 	EOF
 }
 
 # sim_start ARGS...: (re)start the simulated module with ARGS after
-# "c2cbridge simulate"; waits for its tty (the --link, or the --device).
-sim_start() {
-	sim_stop
+# "c2cbridge simulate" as the unit c2c-sim; waits for its tty (the
+# --link, or the --device).
+sim_start() { sim_start_unit c2c-sim "$@"; }
+sim_stop() { sim_stop_unit c2c-sim; }
+
+# sim_start_unit UNIT ARGS...: sim_start as the transient unit UNIT (one
+# per simulated module, for several modems).
+sim_start_unit() {
+	local unit=$1
+	shift
+	sim_stop_unit "$unit"
 	local args=("$@") path=""
 	for ((i = 0; i < ${#args[@]}; i++)); do
 		case ${args[i]} in --link | --device) path=${args[i + 1]} ;; esac
 	done
-	log "simulate ${args[*]}"
-	systemd-run --quiet --unit=c2c-sim --collect -p KillSignal=SIGTERM \
+	log "$unit: simulate ${args[*]}"
+	systemd-run --quiet --unit="$unit" --collect -p KillSignal=SIGTERM \
 		/usr/bin/c2cbridge simulate "${args[@]}"
 	wait_for 60 "the simulated module at $path" test -c "$path"
 }
 
-sim_stop() {
-	systemctl stop c2c-sim.service 2>/dev/null || true
-	systemctl reset-failed c2c-sim.service 2>/dev/null || true
+sim_stop_unit() {
+	systemctl stop "$1.service" 2>/dev/null || true
+	systemctl reset-failed "$1.service" 2>/dev/null || true
 }
 
 # ensure_paired: pair the module once, with "c2cbridge pair" against the
@@ -134,10 +155,11 @@ bridge_stop() { systemctl stop c2cbridge.service 2>/dev/null || true; }
 # prop NAME: a property of the service (systemctl show).
 prop() { systemctl show -p "$1" --value c2cbridge.service; }
 
-# status_field PATH: a field of "c2cbridge status --json", e.g.
-# session.state or counters.mac_failures.
+# status_field PATH [ARGS...]: a field of "c2cbridge status --json
+# ARGS...", e.g. session.state or counters.mac_failures (ARGS: --instance
+# NAME for an instance).
 status_field() {
-	c2cbridge status --json | python3 -c '
+	c2cbridge status --json "${@:2}" | python3 -c '
 import json, sys
 v = json.load(sys.stdin)
 for k in sys.argv[1].split("."):
@@ -145,12 +167,13 @@ for k in sys.argv[1].split("."):
 print(v)' "$1"
 }
 
-session_open() { [ "$(status_field session.state 2>/dev/null)" = open ]; }
+# session_open [ARGS...]: the session is open (ARGS as status_field's).
+session_open() { [ "$(status_field session.state "$@" 2>/dev/null)" = open ]; }
 
-# at_ok: AT through the virtual tty is answered OK (pyserial, as an
-# application would).
+# at_ok [TTY]: AT through the virtual tty (TTY, else /dev/ttyC2C0) is
+# answered OK (pyserial, as an application would).
 at_ok() {
-	python3 - "$tty" <<-'EOF'
+	python3 - "${1:-$tty}" <<-'EOF'
 		import sys, time, serial
 		with serial.Serial(sys.argv[1], 115200, timeout=1) as s:
 		    s.reset_input_buffer()
@@ -226,6 +249,139 @@ ppp_up() {
 ppp_stop() {
 	systemctl stop c2c-ppp.service 2>/dev/null || true
 	systemctl reset-failed c2c-ppp.service 2>/dev/null || true
+}
+
+# Instances of c2cbridge@.service, one bridge per modem. Instance NAME
+# reads /etc/c2cbridge/instances/NAME.yaml, keeps its key file in
+# /var/lib/c2cbridge/NAME/ and serves /dev/ttyC2C-NAME; its simulated
+# module is the unit c2c-sim-NAME at /dev/c2c-NAME (the example instance
+# file's modem.device), holding its copy of the pairing in
+# /var/lib/c2c-sim/NAME/keys.yaml.
+instance_config() { echo "/etc/c2cbridge/instances/$1.yaml"; }
+instance_keys() { echo "/var/lib/c2cbridge/$1/keys.yaml"; }
+instance_simkeys() { echo "/var/lib/c2c-sim/$1/keys.yaml"; }
+
+# write_instance_config NAME [EXTRA]: the operator's instance file, as the
+# README says: the packaged example (written for modem1) with modem1
+# replaced by NAME; then no hardware flow control, trace, the generous
+# start-up probe and EXTRA (more top-level sections) appended.
+write_instance_config() {
+	local name=$1 file
+	file=$(instance_config "$name")
+	install -d -m 0755 "$(dirname "$file")"
+	sed -e "s/modem1/$name/g" -e '/^  device: /a\  flow_control: none' -e '/^  level: /a\  trace: true' \
+		/usr/share/doc/c2cbridge/examples/instance.yaml >"$file"
+	printf 'session:\n  probe_timeout: 10s\n%s\n' "${2:-}" >>"$file"
+}
+
+# instance_sim_start NAME [ARGS...]: instance NAME's simulated module,
+# holding its copy of the pairing, with more simulate ARGS.
+instance_sim_start() {
+	local name=$1
+	shift
+	sim_start_unit "c2c-sim-$name" --link "/dev/c2c-$name" --group dialout --keys "$(instance_simkeys "$name")" "$@"
+}
+
+instance_sim_stop() { sim_stop_unit "c2c-sim-$1"; }
+
+# ensure_instance_paired NAME: pair instance NAME's module once with
+# "c2cbridge pair --config /etc/c2cbridge/instances/NAME.yaml" (its
+# instance file written, the instance stopped), as ensure_paired does for
+# the single bridge.
+ensure_instance_paired() {
+	local name=$1 k s
+	k=$(instance_keys "$name")
+	s=$(instance_simkeys "$name")
+	if [ -s "$k" ] && [ -s "$s" ]; then
+		return
+	fi
+	install -d -m 0700 "$(dirname "$s")"
+	rm -f "$s"
+	# "c2cbridge pair" writes the key file but does not make its
+	# directory, and systemd makes it (StateDirectory=) only at the
+	# instance's first start, which needs the key file: make it root's
+	# 0700, as the package does /var/lib/c2cbridge; the first start gives
+	# it to the service user.
+	[ -d "$(dirname "$k")" ] || install -d -m 0700 "$(dirname "$k")"
+	instance_sim_start "$name" --pairable
+	c2cbridge pair --config "$(instance_config "$name")" --force
+	install -m 0600 "$k" "$s"
+	instance_sim_stop "$name"
+}
+
+# instance_start NAME: start c2cbridge@NAME.service and check it is active.
+instance_start() {
+	systemctl start "c2cbridge@$1.service"
+	systemctl is-active --quiet "c2cbridge@$1.service" || {
+		systemctl status --no-pager "c2cbridge@$1.service" || true
+		fail "c2cbridge@$1.service is not active after systemctl start"
+	}
+}
+
+instance_stop() {
+	systemctl stop "c2cbridge@$1.service" 2>/dev/null || true
+	systemctl reset-failed "c2cbridge@$1.service" 2>/dev/null || true
+}
+
+# The bridge's application side as a USB port (pty.device): the package's
+# c2cbridge-gadget.service makes the gadget: section's gadget on
+# dummy_hcd's loopback controller before c2cbridge.service starts. The
+# bridge serves its /dev/ttyGS0; the host side is a u-blox /dev/ttyACM<N>
+# on this machine, /dev/serial/by-id/usb-u-blox_*_SERIAL-if00.
+app_gadget_serial=c2cbridge-app0001
+app_gadget_dir=/sys/kernel/config/usb_gadget/c2cbridge
+app_gadget_modules=/etc/modules-load.d/c2cbridge-vm.conf
+
+# write_config_gadget DEVICE [EXTRA]: the configuration with the bridge
+# serving the gadget's /dev/ttyGS0 and the gadget: section.
+write_config_gadget() {
+	write_config_device "$1" /dev/ttyGS0 "gadget:
+  serial: $app_gadget_serial
+${2:-}"
+}
+
+# gadget_app_up: as an operator would: dummy_hcd (and cdc_acm, the host
+# side's driver) loaded at boot and now, the gadget unit enabled, so that
+# the bridge's start (bridge_start, after) pulls it in, ordered before.
+gadget_app_up() {
+	printf 'dummy_hcd\ncdc_acm\n' >"$app_gadget_modules"
+	modprobe dummy_hcd
+	modprobe cdc_acm
+	[ -z "$(ls /sys/kernel/config/usb_gadget/ 2>/dev/null)" ] ||
+		fail "a gadget is left over: $(ls /sys/kernel/config/usb_gadget/)"
+	systemctl enable c2cbridge-gadget.service
+}
+
+# app_host_tty: the host side's by-id name (fails if there is none).
+app_host_tty() { ls /dev/serial/by-id/usb-u-blox_*_"$app_gadget_serial"-if00; }
+
+# gadget_app_check: after the bridge's start: the gadget is bound, its
+# tty is /dev/ttyGS0 and the host side has its by-id name.
+gadget_app_check() {
+	systemctl is-active --quiet c2cbridge-gadget.service || {
+		systemctl status --no-pager c2cbridge-gadget.service || true
+		fail "c2cbridge-gadget.service is not active"
+	}
+	[ -n "$(cat "$app_gadget_dir/UDC")" ] || fail "the application gadget is not bound"
+	local n
+	n=$(cat "$app_gadget_dir/functions/acm.usb0/port_num")
+	[ "$n" = 0 ] || fail "the application gadget's tty is /dev/ttyGS$n, pty.device says /dev/ttyGS0 (a gadget left over?)"
+	wait_for 60 "the host side's /dev/serial/by-id/ name" app_host_tty
+	log "application side: /dev/ttyGS0 ($(stat -c '%U:%G %a' /dev/ttyGS0)), host side $(app_host_tty) -> $(readlink -f "$(app_host_tty)")"
+}
+
+# gadget_app_down: the bridge stopped, the gadget unit stopped (it
+# removes the gadget) and disabled; no gadget is left.
+gadget_app_down() {
+	bridge_stop
+	systemctl stop c2cbridge-gadget.service 2>/dev/null || true
+	systemctl disable c2cbridge-gadget.service 2>/dev/null || true
+	systemctl reset-failed c2cbridge-gadget.service 2>/dev/null || true
+	rm -f "$app_gadget_modules"
+	[ -z "$(ls /sys/kernel/config/usb_gadget/ 2>/dev/null)" ] || {
+		echo "gadget_app_down: a gadget is left: $(ls /sys/kernel/config/usb_gadget/)"
+		return 1
+	}
 }
 
 # cleanup_all: stop what a check started.

@@ -250,11 +250,11 @@ func (m *Module) exec(c command, now time.Time) result {
 		}
 		return result{}
 	case "I":
-		if c.arg != "" && c.arg != "0" {
+		text, ok := identification[c.arg]
+		if !ok {
 			return fail("ERROR")
 		}
-		return info("Manufacturer: " + Manufacturer + "\r\nModel: " + Model +
-			"\r\nRevision: " + Revision + "\r\nIMEI: " + IMEI)
+		return info(text)
 	case "H":
 		if m.callUp {
 			m.callUp = false
@@ -298,80 +298,16 @@ func (m *Module) exec(c command, now time.Time) result {
 			m.enterDataMode(now)
 		}}
 	}
+	if r, ok := m.basic(c); ok {
+		return r
+	}
 	if c.name == "" || c.name[0] != '+' {
 		return fail("ERROR")
 	}
 
-	plain := func(text string) result {
-		if c.op != 0 {
-			return fail("ERROR")
-		}
-		return info(text)
-	}
+	// The security command and the test hooks; every other extended
+	// command is in the answer table (probe.go).
 	switch c.name {
-	case "+CGMI", "+GMI":
-		return plain(Manufacturer)
-	case "+CGMM", "+GMM":
-		return plain(Model)
-	case "+CGMR", "+GMR":
-		return plain(Revision)
-	case "+CGSN", "+GSN":
-		return plain(IMEI)
-	case "+CSQ":
-		if c.op == 't' {
-			return info("+CSQ: (0-31,99),(0-7,99)")
-		}
-		return plain("+CSQ: 20,99")
-	case "+CGDCONT":
-		// A PDP context definition, as a pppd chat script sets the APN:
-		// accepted and remembered only for the read form.
-		switch c.op {
-		case '=':
-			m.pdp = c.arg
-			return result{}
-		case '?':
-			if m.pdp == "" {
-				return result{}
-			}
-			return info("+CGDCONT: " + m.pdp)
-		case 't':
-			return info(`+CGDCONT: (1-8),"IP",,,(0-2),(0-4)`)
-		}
-		return fail("ERROR")
-	case "+CMEE":
-		switch c.op {
-		case '?':
-			return info("+CMEE: " + strconv.Itoa(m.cmee))
-		case 't':
-			return info("+CMEE: (0-2)")
-		case '=':
-			n, ok := intArg(c.arg, 0, 2)
-			if !ok {
-				return fail("ERROR")
-			}
-			m.cmee = n
-			return result{}
-		}
-		return fail("ERROR")
-	case "+CFUN":
-		switch c.op {
-		case '?':
-			return info("+CFUN: " + strconv.Itoa(m.cfun) + ",0")
-		case 't':
-			return info("+CFUN: (0,1,4,15,16,19,127),(0-1)")
-		case '=':
-			args := splitArgs(c.arg)
-			n, ok := intArg(args[0], 0, 127)
-			if !ok || len(args) > 2 {
-				return fail("ERROR")
-			}
-			if n == 15 || n == 16 {
-				return result{final: "OK", after: func() { m.reboot("AT+CFUN=" + strconv.Itoa(n)) }}
-			}
-			m.cfun = n
-			return result{}
-		}
-		return fail("ERROR")
 	case "+USECC2C":
 		if c.op == 't' {
 			return info("+USECC2C: (0-4)")
@@ -411,7 +347,7 @@ func (m *Module) exec(c command, now time.Time) result {
 		}
 		return result{info: []string{bigText(n)}, own: true}
 	}
-	return fail("ERROR")
+	return m.extended(c)
 }
 
 // sParam runs ATS<n>? and ATS<n>=<v> (Config.SRegisters). m.mu held.

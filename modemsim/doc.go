@@ -32,9 +32,36 @@
 //	AT+CFUN=16\r         -> \r\nOK\r\n, then a reboot and \r\nRDY\r\n
 //
 // Also known: ATE0, ATH, ATZ, AT&F, ATV1, ATQ0, ATO (back to a call left
-// with +++), AT+CGSN, AT+GMI/+GMM/+GMR/+GSN, AT+CMEE=<0|1|2>, AT+CMEE?,
-// AT+CFUN=<n>, AT+CFUN?; with the options below ATV0 and ATS. Anything
-// else answers ERROR.
+// with +++), ATI9 (revision and application version), ATX0-4, AT&C0-1 and
+// AT&D0-2 (remembered; ATZ, AT&F and a reboot restore X4, &C1, &D1); with
+// the options below ATV0 and ATS. Anything else answers ERROR.
+//
+// # The answer table
+//
+// Every other extended command is a row of one table (probe.go), answered
+// in the formats of the SARA-R5 AT commands manual: what ModemManager 1.20
+// (generic and u-blox plugin) sends to probe and initialize a modem, so
+// that it adopts the module. Each row answers some of the forms AT+X,
+// AT+X?, AT+X=? and AT+X=<args>; the others answer ERROR. For example:
+//
+//	AT+GCAP              -> +GCAP: +CGSM
+//	AT+CPIN?             -> +CPIN: READY
+//	AT+CSCS? / =?        -> +CSCS: "IRA" / +CSCS: ("IRA","GSM","UCS2"); AT+CSCS="<set>" selects one
+//	AT+URAT=? / ?        -> +URAT: (7,8),(7,8) / +URAT: 7 (7 LTE Cat M1, 8 NB-IoT)
+//	AT+CLCC=?, AT+CLCC   -> OK (no call listed)
+//	AT+UDTMFD=?          -> +UDTMFD: (0,1),(0-3)
+//	AT+CREG?             -> +CREG: 0,1 (AT+CREG=2: +CREG: 2,1,"0001","01A2D001",7; so +CGREG, +CEREG)
+//	AT+COPS?             -> +COPS: 0,0,"modemsim",7 (format per AT+COPS=3,<f>; AT+COPS=2 deregisters)
+//
+// and AT+CGMI/+CGMM/+CGMR/+CGSN and their +G forms, AT+CMEE, AT+CFUN,
+// AT+CIMI, AT+CCID, AT+CNUM, AT+UPINCNT, AT+CLCK, AT+CRSM, AT+UBANDMASK?,
+// AT+USIO?, AT+CSQ, AT+CESQ, AT+CIND, AT+CMER, AT+CGEREP, AT+CTZU,
+// AT+CCLK?, AT+CGDCONT, AT+CGACT?, AT+CGATT?, AT+CMGF, AT+CNMI, AT+CPMS,
+// AT+CMGL (no messages), AT+UCALLSTAT. A setting's set form takes the
+// values its test answer lists, and its read form reports them. The
+// module is registered (stat 1) while AT+CFUN is 1 and AT+COPS is not 2.
+// A reboot restores every setting but AT+URAT and the PDP context, which a
+// real module keeps in non-volatile memory.
 //
 // # V.250 options
 //

@@ -251,7 +251,7 @@ func (m *Module) reboot(reason string) {
 		m.callEnded()
 	}
 	m.resetProfile()
-	m.cmee = 0
+	m.at.reboot()
 	m.cfun = 1
 	m.line = m.line[:0]
 	m.lastLine = ""

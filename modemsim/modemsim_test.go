@@ -27,7 +27,7 @@ func TestPlainAT(t *testing.T) {
 		{"AT+CSQ", "\r\n+CSQ: 20,99\r\n\r\nOK\r\n"},
 		{"ATI", "\r\nManufacturer: u-blox\r\nModel: SARA-R510M8S\r\nRevision: 03.15\r\nIMEI: 004401083500000\r\n\r\nOK\r\n"},
 		{"AT+NOPE", "\r\nERROR\r\n"},
-		{"ATX", "\r\nERROR\r\n"},
+		{"ATX5", "\r\nERROR\r\n"},
 		{"AT+CGMI=1", "\r\nERROR\r\n"},
 		{"AT+CMEE?", "\r\n+CMEE: 0\r\n\r\nOK\r\n"},
 		{"AT+CMEE=2;+CGMI", "\r\nu-blox\r\n\r\nOK\r\n"},

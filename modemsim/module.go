@@ -244,9 +244,8 @@ type Module struct {
 	s4       byte   // response formatting character
 	s5       byte   // command line editing character
 	lastLine string // the last command line executed, for A/
-	cmee     int
-	pdp      string // the last AT+CGDCONT= arguments
 	cfun     int
+	at       atState // the answer table's state (probe.go)
 	line     []byte
 	lineOver bool
 	dataMode bool
@@ -312,6 +311,7 @@ func New(cfg Config) (*Module, error) {
 		cfun:        1,
 		netMode:     cfg.Network,
 		timers:      make(map[*mtimer]struct{}),
+		at:          newATState(),
 	}
 	m.resetProfile()
 	if m.log == nil {
@@ -502,11 +502,12 @@ const (
 )
 
 // resetProfile restores the settings ATZ and AT&F restore: echo, verbose
-// results, S3, S4 and S5. m.mu held (or m unshared).
+// results, S3, S4 and S5, ATX, AT&C and AT&D. m.mu held (or m unshared).
 func (m *Module) resetProfile() {
 	m.echo = m.defaultEcho
 	m.verbose = true
 	m.s3, m.s4, m.s5 = defaultS3, defaultS4, defaultS5
+	m.at.resetProfile()
 }
 
 // event logs an event. m.mu held.

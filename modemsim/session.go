@@ -75,7 +75,7 @@ type cmeError struct {
 
 // cme formats e as AT+CMEE asks. m.mu held.
 func (m *Module) cme(e cmeError) string {
-	switch m.cmee {
+	switch m.cmee() {
 	case 1:
 		return fmt.Sprintf("+CME ERROR: %d", e.code)
 	case 2:

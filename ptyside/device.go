@@ -4,9 +4,10 @@
 //
 // The bridge reads what the application writes with Read, encrypts it for
 // the modem UART, and hands the modem's decrypted output to Write.
-// The application reaches the device through a symlink at a configured path
-// (Config.Link), so its configuration does not depend on which pseudo-terminal
-// number the kernel hands out.
+// The application reaches a pseudo-terminal through a symlink at a configured
+// path (Config.Link), so its configuration does not depend on which
+// pseudo-terminal number the kernel hands out; or it opens the other end of
+// an existing tty the bridge serves (see Backends).
 //
 // # Applications come and go
 //
@@ -26,15 +27,22 @@
 // # Backends
 //
 // Device is the contract of a virtual tty backend: what Read, Write and
-// Close do while applications come and go. Open returns the Linux
-// pseudo-terminal backend, *PTY, the only one so far; another backend (a
-// kernel virtual tty for ModemManager, say) would implement Device too.
+// Close do while applications come and go. There are two:
+//
+//   - Open makes a Linux pseudo-terminal and links it at Config.Link: a
+//     *PTY, which sees every application open and close the tty.
+//   - OpenDevice serves an existing kernel tty instead (DeviceConfig.Path,
+//     a USB gadget's /dev/ttyGS0 whose host side, /dev/ttyACM0, is a real
+//     serial port ModemManager adopts): a *TTY. The applications hold the
+//     tty's other end, which tells nothing of their coming and going; the
+//     TTY sees only a hang-up (the USB link went away), after which it
+//     reopens the device, so for a TTY "attached" means "open".
 //
 // The bridge does not import this package: it codes against bridge.App
-// (Read, Write and their deadlines), which a *PTY satisfies, and
-// cmd/c2cbridge opens the PTY and hands it to the bridge. The rest of
-// Device (Attached, Path, Link, Dropped, Close) serves the program that
-// opens it.
+// (Read, Write and their deadlines), which both satisfy, and
+// cmd/c2cbridge opens the backend the configuration names and hands it to
+// the bridge. The rest of Device (Attached, Path, Link, Dropped, Close)
+// serves the program that opens it.
 package ptyside
 
 import (
@@ -111,14 +119,16 @@ type Device interface {
 	// result of the first call.
 	Close() error
 
-	// Attached reports whether an application has the tty open.
+	// Attached reports whether an application has the tty open, as far
+	// as the backend can tell (a TTY: whether the device is open).
 	Attached() bool
 
 	// Path returns the path of the device node the link points at, for
 	// example /dev/pts/3.
 	Path() string
 
-	// Link returns the path of the symlink, as given in Config.Link.
+	// Link returns the path of the symlink, as given in Config.Link, or
+	// "" if the backend makes none.
 	Link() string
 
 	// Dropped returns the number of bytes Write discarded because no

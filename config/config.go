@@ -77,11 +77,31 @@ type Modem struct {
 	modemside.Config `yaml:",inline"`
 }
 
-// PTY is the plaintext virtual tty offered to applications.
+// PTY is the plaintext side offered to applications: the `pty:` section.
+// By default the bridge makes a pseudo-terminal and links it at Link; with
+// Device it serves an existing tty instead.
 type PTY struct {
-	Link  string   `yaml:"link"`
-	Mode  FileMode `yaml:"mode"`
-	Group string   `yaml:"group"`
+	// Link is where the bridge links the pseudo-terminal it makes, for
+	// example /dev/ttyC2C0. It is required without Device and refused
+	// with it: the applications then open the device's other end (the
+	// USB host's /dev/ttyACM<N>), and a link to Device would only lead a
+	// program on this machine to the bridge's own end.
+	Link string `yaml:"link"`
+	// Device is an existing kernel tty the bridge serves instead of making
+	// a pseudo-terminal, for example /dev/ttyGS0, a USB gadget's ACM port
+	// (see Gadget). It must be a character device that is a tty, which
+	// the bridge can open for reading and writing. The bridge sees only
+	// the device hang up (the USB link went away), and then reopens it;
+	// it cannot see the host close its end or drop DTR. Mode and Group
+	// do not apply (udev sets the device's permissions): setting either
+	// with Device is an error. Empty: make a pseudo-terminal.
+	Device string `yaml:"device"`
+	// Mode is the pseudo-terminal's permission mode (default
+	// DefaultPTYMode).
+	Mode FileMode `yaml:"mode"`
+	// Group, if not empty, is the pseudo-terminal's group, a name or a
+	// numeric id.
+	Group string `yaml:"group"`
 }
 
 // Keys names the key file.
@@ -114,7 +134,7 @@ type Log struct {
 }
 
 // Default returns a configuration with every default filled in and the
-// required keys (modem.device, pty.link, keys.file) empty.
+// required keys (modem.device, pty.link or pty.device, keys.file) empty.
 func Default() Config {
 	return Config{
 		Modem: Modem{Config: modemside.Default()},
@@ -175,8 +195,16 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	switch {
-	case c.PTY.Link == "":
-		return bad("pty.link", "required: where to link the virtual tty, e.g. /dev/ttyC2C0")
+	case c.PTY.Device == "" && c.PTY.Link == "":
+		return bad("pty.link", "required: where to link the virtual tty, e.g. /dev/ttyC2C0 (or set pty.device to serve an existing tty)")
+	case c.PTY.Device != "" && c.PTY.Link != "":
+		return bad("pty.link", "does not apply with pty.device %s: applications open the device's other end (the USB host's /dev/ttyACM<N>); remove pty.link", c.PTY.Device)
+	// The decoder cannot tell a default from a value set to it: an
+	// explicit "0660" passes.
+	case c.PTY.Device != "" && c.PTY.Mode != DefaultPTYMode:
+		return bad("pty.mode", "does not apply with pty.device %s (udev sets the device's permissions); remove pty.mode", c.PTY.Device)
+	case c.PTY.Device != "" && c.PTY.Group != "":
+		return bad("pty.group", "does not apply with pty.device %s (udev sets the device's group); remove pty.group", c.PTY.Device)
 	case c.PTY.Mode > 0o777:
 		return bad("pty.mode", "%#o is not a permission mode like \"0660\"", uint32(c.PTY.Mode))
 	case c.Keys.File == "":

@@ -80,6 +80,17 @@ session:
 	}
 }
 
+// pty.device replaces pty.link; mode and group keep their defaults.
+func TestParseDevice(t *testing.T) {
+	c, err := Parse([]byte(strings.Replace(minimal, "  link: /dev/ttyC2C0", "  device: /dev/ttyGS0", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (PTY{Device: "/dev/ttyGS0", Mode: DefaultPTYMode}); c.PTY != want {
+		t.Fatalf("pty: %+v, want %+v", c.PTY, want)
+	}
+}
+
 func TestParseModem(t *testing.T) {
 	c, err := Parse([]byte(strings.Replace(minimal, "/dev/ttyUSB0", `/dev/ttyS3
   baud: 921600
@@ -119,6 +130,9 @@ func TestParseErrors(t *testing.T) {
 		{"missing device", "pty:\n  link: /x\nkeys:\n  file: /k\n", []string{"modem.device", "required"}},
 		{"missing link", "modem:\n  device: /d\nkeys:\n  file: /k\n", []string{"pty.link"}},
 		{"missing keys", "modem:\n  device: /d\npty:\n  link: /x\n", []string{"keys.file"}},
+		{"device and link", strings.Replace(minimal, "  link: /dev/ttyC2C0", "  device: /dev/ttyGS0\n  link: /dev/ttyC2C0", 1), []string{"pty.link: does not apply with pty.device /dev/ttyGS0"}},
+		{"device and mode", strings.Replace(minimal, "  link: /dev/ttyC2C0", "  device: /dev/ttyGS0\n  mode: \"0600\"", 1), []string{"pty.mode: does not apply with pty.device /dev/ttyGS0", "udev"}},
+		{"device and group", strings.Replace(minimal, "  link: /dev/ttyC2C0", "  device: /dev/ttyGS0\n  group: dialout", 1), []string{"pty.group: does not apply with pty.device /dev/ttyGS0", "udev"}},
 		{"bad parity", minimal + "  parity: mark\n", nil},
 		{"bad parity in modem", strings.Replace(minimal, "/dev/ttyUSB0", "/dev/ttyUSB0\n  parity: mark", 1), []string{`modem.parity: "mark" is not one of none, even, odd`}},
 		{"unknown key in modem", strings.Replace(minimal, "/dev/ttyUSB0", "/dev/ttyUSB0\n  bauds: 9600", 1), []string{"line 4", `unknown key "bauds"`}},

@@ -77,7 +77,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	if err := os.WriteFile(filepath.Join(*dir, "config.yaml"), []byte(cfgText), 0o600); err != nil {
 		return fail(stderr, err)
 	}
-	err = runBridge(ctx, &cfg, log, func(tty *ptyside.PTY) {
+	err = runBridge(ctx, &cfg, log, func(tty ptyside.Device) {
 		fmt.Fprintf(stdout, `
 c2cbridge demo: the bridge is running in front of a simulated SARA-R5 (%v).
   virtual tty:   %s -> %s

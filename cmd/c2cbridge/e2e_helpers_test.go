@@ -211,17 +211,22 @@ func (r *rig) waitModem(t *testing.T, what string, cond func(modemsim.Stats) boo
 // does) in front of the rig's module and returns its virtual tty once the
 // session is open. When t ends, the bridge is stopped as by SIGTERM and
 // must return nil, remove its link and leave the module's session closed.
-func (r *rig) startBridge(t *testing.T) *ptyside.PTY {
+func (r *rig) startBridge(t *testing.T) ptyside.Device {
 	t.Helper()
-	cfg := r.config()
+	return r.startBridgeWith(t, r.config())
+}
+
+// startBridgeWith is startBridge with the configuration cfg.
+func (r *rig) startBridgeWith(t *testing.T, cfg config.Config) ptyside.Device {
+	t.Helper()
 	log := newTestLogger(t, "bridge")
 	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan *ptyside.PTY, 1)
+	ready := make(chan ptyside.Device, 1)
 	exited := make(chan struct{})
 	var runErr error
 	go func() {
 		defer close(exited)
-		runErr = runBridge(ctx, &cfg, log, func(tty *ptyside.PTY) { ready <- tty })
+		runErr = runBridge(ctx, &cfg, log, func(tty ptyside.Device) { ready <- tty })
 	}()
 	t.Cleanup(func() {
 		cancel()

@@ -184,7 +184,7 @@ func (r *pairRig) checkSessionOpens(t *testing.T) {
 	ready := make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
-		done <- runBridge(ctx, cfg, log, func(*ptyside.PTY) { close(ready) })
+		done <- runBridge(ctx, cfg, log, func(ptyside.Device) { close(ready) })
 	}()
 	select {
 	case <-ready:

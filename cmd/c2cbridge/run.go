@@ -83,8 +83,9 @@ func signalContext(log *slog.Logger) (context.Context, func()) {
 
 // runOptions are what runBridgeWith takes besides the configuration.
 type runOptions struct {
-	// onReady, if set, is called once the session is open and the link exists.
-	onReady func(*ptyside.PTY)
+	// onReady, if set, is called once the session is open and the
+	// plaintext side (the pty and its link, or pty.device) is there.
+	onReady func(ptyside.Device)
 	// level, if set, is changed by SIGHUP to the re-read log.level.
 	level *slog.LevelVar
 	// forceTrace keeps the trace on across SIGHUP (--trace).
@@ -94,8 +95,9 @@ type runOptions struct {
 }
 
 // runBridge opens both sides and runs the bridge until ctx ends. onReady,
-// if set, is called once the session is open and the link exists.
-func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger, onReady func(*ptyside.PTY)) error {
+// if set, is called once the session is open and the plaintext side is
+// there.
+func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger, onReady func(ptyside.Device)) error {
 	return runBridgeWith(ctx, cfg, log, runOptions{onReady: onReady})
 }
 
@@ -129,16 +131,14 @@ func runBridgeWith(ctx context.Context, cfg *config.Config, log *slog.Logger, op
 		return err
 	}
 	detached := make(chan struct{}, 1)
-	tty, err := ptyside.Open(ptyside.Config{Link: cfg.PTY.Link, Mode: cfg.PTY.Mode.Perm(), Group: cfg.PTY.Group,
-		Logger: log.With("side", "pty"),
-		OnAttach: func(attached bool) {
-			if !attached {
-				select {
-				case detached <- struct{}{}:
-				default:
-				}
+	tty, err := openAppSide(cfg.PTY, log.With("side", "pty"), func(attached bool) {
+		if !attached {
+			select {
+			case detached <- struct{}{}:
+			default:
 			}
-		}})
+		}
+	})
 	if err != nil {
 		port.Close()
 		return err
@@ -238,10 +238,32 @@ func runBridgeWith(ctx context.Context, cfg *config.Config, log *slog.Logger, op
 			}
 		}
 	}()
-	log.Info("virtual tty ready", "link", tty.Link(), "tty", tty.Path(), "status", srv.Path())
+	if tty.Link() != "" {
+		log.Info("virtual tty ready", "link", tty.Link(), "tty", tty.Path(), "status", srv.Path())
+	} else {
+		log.Info("virtual tty ready", "tty", tty.Path(), "status", srv.Path())
+	}
 	err = b.Run(ctx)
 	notify.Stopping()
 	return err
+}
+
+// openAppSide opens the plaintext side the pty: section names: the existing
+// tty pty.device, or else a pseudo-terminal linked at pty.link. onAttach is
+// the device's OnAttach.
+func openAppSide(c config.PTY, log *slog.Logger, onAttach func(attached bool)) (ptyside.Device, error) {
+	if c.Device != "" {
+		t, err := ptyside.OpenDevice(ptyside.DeviceConfig{Path: c.Device, Logger: log, OnAttach: onAttach})
+		if err != nil {
+			return nil, fmt.Errorf("pty.device: %w", err)
+		}
+		return t, nil
+	}
+	p, err := ptyside.Open(ptyside.Config{Link: c.Link, Mode: c.Mode.Perm(), Group: c.Group, Logger: log, OnAttach: onAttach})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // reload re-reads the configuration on SIGHUP and applies what can change

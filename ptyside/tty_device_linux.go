@@ -18,6 +18,7 @@ import (
 
 	"github.com/c2cbridge/c2cbridge/internal/rawio"
 	"github.com/c2cbridge/c2cbridge/internal/rawtty"
+	"github.com/c2cbridge/c2cbridge/internal/ttylink"
 )
 
 // Reopen backoff of a TTY whose device hung up: the first retry after
@@ -150,7 +151,7 @@ func openTTY(path string) (*os.File, syscall.RawConn, error) {
 		return nil, nil, err
 	}
 	if fi.Mode()&fs.ModeCharDevice == 0 {
-		return nil, nil, fmt.Errorf("%w: a %s, not a character device", ErrNotTTY, fileKind(fi.Mode()))
+		return nil, nil, fmt.Errorf("%w: a %s, not a character device", ErrNotTTY, ttylink.DescribeType(fi.Mode()))
 	}
 	// O_NONBLOCK: no wait for a carrier, and the file is served by Go's
 	// poller (deadlines, and Close wakes a pending Read or Write).
@@ -185,24 +186,6 @@ func makeRaw(rc syscall.RawConn) error {
 	rawtty.SetRaw(tio)
 	tio.Cflag &^= unix.CSTOPB
 	return setTermios(rc, tio)
-}
-
-// fileKind names the kind of file m describes, for error messages.
-func fileKind(m fs.FileMode) string {
-	switch {
-	case m.IsRegular():
-		return "regular file"
-	case m.IsDir():
-		return "directory"
-	case m&fs.ModeDevice != 0:
-		return "block device"
-	case m&fs.ModeNamedPipe != 0:
-		return "named pipe"
-	case m&fs.ModeSocket != 0:
-		return "socket"
-	default:
-		return "special file"
-	}
 }
 
 // Read implements Device.Read. While the device is being reopened after a

@@ -36,7 +36,7 @@ func Create(link, target string, log *slog.Logger) error {
 	case err != nil:
 		return fmt.Errorf("inspect link path: %w", err)
 	case fi.Mode()&fs.ModeSymlink == 0:
-		return fmt.Errorf("%w (found a %s); refusing to replace it", ErrOccupied, describeType(fi.Mode()))
+		return fmt.Errorf("%w (found a %s); refusing to replace it", ErrOccupied, DescribeType(fi.Mode()))
 	}
 
 	old, _ := os.Readlink(link)
@@ -79,8 +79,9 @@ func Remove(link, target string, log *slog.Logger) error {
 	return nil
 }
 
-// describeType names the kind of file m describes, for error messages.
-func describeType(m fs.FileMode) string {
+// DescribeType names the kind of file m describes, for error messages:
+// "regular file", "character device", "socket", ...
+func DescribeType(m fs.FileMode) string {
 	switch {
 	case m.IsRegular():
 		return "regular file"

@@ -13,6 +13,7 @@ type result struct {
 	final string        // final result code; "" means OK and the next command runs
 	after func()        // runs once the final result is sent (mode changes)
 	delay time.Duration // AT+TSLOW: the final result comes this much later
+	sms   string        // AT+CMGS/AT+CMGW: prompt "> " and take a message for it
 	own   bool          // the answer gets a frame of its own (AT+TBIG)
 }
 
@@ -56,6 +57,13 @@ func (m *Module) execLine(line string, over bool, now time.Time) {
 		}
 		for _, l := range r.info {
 			m.emitLine(l)
+		}
+		if r.sms != "" {
+			// The prompt, then the text up to Ctrl-Z or ESC; the rest of
+			// the line is dropped.
+			m.emit("\r\n> ")
+			m.sms = smsEntry{cmd: r.sms}
+			return
 		}
 		if r.delay > 0 {
 			// The final result comes later; the rest of the line is
@@ -305,9 +313,12 @@ func (m *Module) exec(c command, now time.Time) result {
 		return fail("ERROR")
 	}
 
-	// The security command and the test hooks; every other extended
-	// command is in the answer table (probe.go).
+	// The security command, the SMS commands with a prompt and the test
+	// hooks; every other extended command is in the answer table
+	// (probe.go).
 	switch c.name {
+	case "+CMGS", "+CMGW":
+		return m.smsCommand(c)
 	case "+USECC2C":
 		if c.op == 't' {
 			return info("+USECC2C: (0-4)")

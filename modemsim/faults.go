@@ -254,6 +254,7 @@ func (m *Module) reboot(reason string) {
 	m.at.reboot()
 	m.cfun = 1
 	m.line = m.line[:0]
+	m.sms = smsEntry{}
 	m.lastLine = ""
 	m.lineOver = false
 	m.busy = false

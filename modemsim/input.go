@@ -135,6 +135,12 @@ func (m *Module) atInput(p []byte, now time.Time) int {
 			m.dataInput(p[i:], now)
 			return len(p)
 		}
+		if m.sms.cmd != "" {
+			i += m.smsInput(p[i:])
+			if i >= len(p) {
+				return len(p)
+			}
+		}
 		b := p[i]
 		if m.echo {
 			m.stage = append(m.stage, b)

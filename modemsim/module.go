@@ -249,6 +249,8 @@ type Module struct {
 	line     []byte
 	lineOver bool
 	dataMode bool
+	sms      smsEntry // the text of AT+CMGS/AT+CMGW after the "> " prompt
+	smsRef   int      // the last message reference (+CMGS) or index (+CMGW)
 	callUp   bool
 	plus     int       // '+' held back as a possible escape
 	lastData time.Time // arrival of the last data byte

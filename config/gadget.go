@@ -23,9 +23,13 @@ const GadgetSerialPrefix = "c2cbridge-"
 // ModemManager's u-blox plugin matches), so ModemManager and applications
 // on the host side find a u-blox modem speaking plain AT.
 const (
-	DefaultGadgetName         = "c2cbridge"
-	DefaultGadgetVendorID     = 0x1546 // u-blox
-	DefaultGadgetProductID    = 0x01a8
+	DefaultGadgetName     = "c2cbridge"
+	DefaultGadgetVendorID = 0x1546 // u-blox
+	// DefaultGadgetProductID is a u-blox cellular module's id (LISA-U2 and
+	// SARA-U2 in CDC ACM mode), which ModemManager's udev rules leave a
+	// modem candidate. Not 0x01a8: that is u-blox's GNSS receiver, which
+	// ModemManager's rules ignore (ID_MM_DEVICE_IGNORE).
+	DefaultGadgetProductID    = 0x1102
 	DefaultGadgetManufacturer = "u-blox"
 	DefaultGadgetProduct      = "SARA-R5 via c2cbridge"
 	DefaultGadgetSerial       = GadgetSerialPrefix + "0"

@@ -15,7 +15,7 @@ func TestGadgetDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Gadget{Name: "c2cbridge", VendorID: 0x1546, ProductID: 0x01a8,
+	want := Gadget{Name: "c2cbridge", VendorID: 0x1546, ProductID: 0x1102,
 		Manufacturer: "u-blox", Product: "SARA-R5 via c2cbridge", Serial: "c2cbridge-0"}
 	if c.Gadget != want {
 		t.Errorf("defaults: got %+v, want %+v", c.Gadget, want)

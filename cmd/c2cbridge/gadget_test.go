@@ -171,13 +171,13 @@ func TestGadgetUpDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "gadget c2cbridge is up on dummy_udc.0 (1546:01a8), tty /dev/ttyGS0"; msg != want {
+	if want := "gadget c2cbridge is up on dummy_udc.0 (1546:1102), tty /dev/ttyGS0"; msg != want {
 		t.Errorf("up said %q, want %q", msg, want)
 	}
 	dir := filepath.Join(k.gadgets(), "c2cbridge")
 	for rel, want := range map[string]string{
 		"idVendor":                                "0x1546\n",
-		"idProduct":                               "0x01a8\n",
+		"idProduct":                               "0x1102\n",
 		"strings/0x409/manufacturer":              "u-blox\n",
 		"strings/0x409/product":                   "SARA-R5 via c2cbridge\n",
 		"strings/0x409/serialnumber":              "c2cbridge-test\n",

@@ -26,69 +26,54 @@ import (
 // depends on how fast anything happens.
 const hangGuard = 5 * time.Second
 
-// testPTY is a device under test with its attach events and, if started, a
-// pump that copies everything Read returns into reads.
-type testPTY struct {
-	*ptyside.PTY
+// harness drives a Device under test: its attach events (onAttach is its
+// OnAttach) and, if started, a pump that copies everything Read returns
+// into reads.
+type harness struct {
+	dev    ptyside.Device
 	events chan bool
 	reads  chan []byte
 }
 
-// openPTY opens a device whose link lives in a fresh temporary directory,
-// and closes it when the test ends.
-func openPTY(t *testing.T, cfg ptyside.Config) *testPTY {
-	t.Helper()
-	if cfg.Link == "" {
-		cfg.Link = filepath.Join(t.TempDir(), "ttyC2C0")
-	}
-	tp := &testPTY{events: make(chan bool, 64)}
-	cfg.OnAttach = func(attached bool) { tp.events <- attached }
-	p, err := ptyside.Open(cfg)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	tp.PTY = p
-	t.Cleanup(func() {
-		if err := p.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
-	return tp
-}
+// newHarness returns a harness for a device still to be opened.
+func newHarness() *harness { return &harness{events: make(chan bool, 64)} }
+
+// onAttach is the device's OnAttach.
+func (h *harness) onAttach(attached bool) { h.events <- attached }
 
 // startPump starts a goroutine that reads the device until it is closed.
-func (tp *testPTY) startPump(t *testing.T) {
+func (h *harness) startPump(t *testing.T) {
 	t.Helper()
-	tp.reads = make(chan []byte, 1024)
+	h.reads = make(chan []byte, 1024)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		for {
 			b := make([]byte, 4096)
-			n, err := tp.Read(b)
+			n, err := h.dev.Read(b)
 			if err != nil {
 				if !errors.Is(err, ptyside.ErrClosed) {
 					t.Errorf("Read: %v", err)
 				}
 				return
 			}
-			tp.reads <- b[:n]
+			h.reads <- b[:n]
 		}
 	}()
 	t.Cleanup(func() {
-		tp.Close()
+		h.dev.Close()
 		<-done
 	})
 }
 
 // readN collects exactly n bytes from the pump.
-func (tp *testPTY) readN(t *testing.T, n int) []byte {
+func (h *harness) readN(t *testing.T, n int) []byte {
 	t.Helper()
 	var got []byte
 	timeout := time.After(hangGuard)
 	for len(got) < n {
 		select {
-		case b := <-tp.reads:
+		case b := <-h.reads:
 			got = append(got, b...)
 		case <-timeout:
 			t.Fatalf("device read %d of %d bytes: %q", len(got), n, got)
@@ -101,19 +86,47 @@ func (tp *testPTY) readN(t *testing.T, n int) []byte {
 }
 
 // wantEvent waits for the next attach event and checks it.
-func (tp *testPTY) wantEvent(t *testing.T, want bool) {
+func (h *harness) wantEvent(t *testing.T, want bool) {
 	t.Helper()
 	select {
-	case got := <-tp.events:
+	case got := <-h.events:
 		if got != want {
 			t.Fatalf("OnAttach(%v), want OnAttach(%v)", got, want)
 		}
 	case <-time.After(hangGuard):
 		t.Fatalf("no OnAttach(%v)", want)
 	}
-	if got := tp.Attached(); got != want {
+	if got := h.dev.Attached(); got != want {
 		t.Fatalf("Attached() = %v after OnAttach(%v)", got, want)
 	}
+}
+
+// testPTY is a PTY under test with its harness.
+type testPTY struct {
+	*ptyside.PTY
+	*harness
+}
+
+// openPTY opens a device whose link lives in a fresh temporary directory,
+// and closes it when the test ends.
+func openPTY(t *testing.T, cfg ptyside.Config) *testPTY {
+	t.Helper()
+	if cfg.Link == "" {
+		cfg.Link = filepath.Join(t.TempDir(), "ttyC2C0")
+	}
+	tp := &testPTY{harness: newHarness()}
+	cfg.OnAttach = tp.onAttach
+	p, err := ptyside.Open(cfg)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	tp.PTY, tp.dev = p, p
+	t.Cleanup(func() {
+		if err := p.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return tp
 }
 
 // openApp opens the tty through the link as an application would, and waits

@@ -94,95 +94,33 @@ func pointAt(t *testing.T, link, target string) {
 	}
 }
 
-// testTTY is a TTY under test with its attach events and, if started, a
-// pump that copies everything Read returns into reads.
+// testTTY is a TTY under test with its harness.
 type testTTY struct {
 	*ptyside.TTY
-	path   string // the symlink the TTY opens
-	events chan bool
-	reads  chan []byte
+	*harness
+	path string // the symlink the TTY opens
 }
 
 // openTTY opens the device at a symlink to h's slave, and closes it when t
 // ends.
 func openTTY(t *testing.T, h *host) *testTTY {
 	t.Helper()
-	tt := &testTTY{path: filepath.Join(t.TempDir(), "ttyGS0"), events: make(chan bool, 64)}
+	tt := &testTTY{path: filepath.Join(t.TempDir(), "ttyGS0"), harness: newHarness()}
 	pointAt(t, tt.path, h.slave)
 	d, err := ptyside.OpenDevice(ptyside.DeviceConfig{
 		Path:     tt.path,
-		OnAttach: func(attached bool) { tt.events <- attached },
+		OnAttach: tt.onAttach,
 	})
 	if err != nil {
 		t.Fatalf("OpenDevice: %v", err)
 	}
-	tt.TTY = d
+	tt.TTY, tt.dev = d, d
 	t.Cleanup(func() {
 		if err := d.Close(); err != nil {
 			t.Errorf("Close: %v", err)
 		}
 	})
 	return tt
-}
-
-// startPump starts a goroutine that reads the device until it is closed.
-func (tt *testTTY) startPump(t *testing.T) {
-	t.Helper()
-	tt.reads = make(chan []byte, 1024)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			b := make([]byte, 4096)
-			n, err := tt.Read(b)
-			if err != nil {
-				if !errors.Is(err, ptyside.ErrClosed) {
-					t.Errorf("Read: %v", err)
-				}
-				return
-			}
-			tt.reads <- b[:n]
-		}
-	}()
-	t.Cleanup(func() {
-		tt.Close()
-		<-done
-	})
-}
-
-// readN collects exactly n bytes from the pump.
-func (tt *testTTY) readN(t *testing.T, n int) []byte {
-	t.Helper()
-	var got []byte
-	timeout := time.After(hangGuard)
-	for len(got) < n {
-		select {
-		case b := <-tt.reads:
-			got = append(got, b...)
-		case <-timeout:
-			t.Fatalf("device read %d of %d bytes: %q", len(got), n, got)
-		}
-	}
-	if len(got) > n {
-		t.Fatalf("device read %d bytes, want %d: %q", len(got), n, got)
-	}
-	return got
-}
-
-// wantEvent waits for the next attach event and checks it.
-func (tt *testTTY) wantEvent(t *testing.T, want bool) {
-	t.Helper()
-	select {
-	case got := <-tt.events:
-		if got != want {
-			t.Fatalf("OnAttach(%v), want OnAttach(%v)", got, want)
-		}
-	case <-time.After(hangGuard):
-		t.Fatalf("no OnAttach(%v)", want)
-	}
-	if got := tt.Attached(); got != want {
-		t.Fatalf("Attached() = %v after OnAttach(%v)", got, want)
-	}
 }
 
 // noEvent checks that no attach event comes within d.

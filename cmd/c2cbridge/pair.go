@@ -19,6 +19,7 @@ import (
 	"io/fs"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
@@ -116,6 +117,13 @@ func (p *pairer) main(args []string) int {
 // pairing the module has already answered.
 func (p *pairer) pair(ctx context.Context, cfg *config.Config, force bool, retries int) error {
 	path := cfg.Keys.File
+	// A new instance's key file directory (StateDirectory=c2cbridge/%i)
+	// exists only after the service's first start, which waits for the
+	// key file: make it, private, as the package makes /var/lib/c2cbridge
+	// (the first start hands it to the service's user).
+	if err := makeKeyFileDir(path); err != nil {
+		return fmt.Errorf("%w: fix that first, the module was not asked", err)
+	}
 	exists, err := fileExists(path)
 	if err != nil {
 		return fmt.Errorf("key file: %w", err)
@@ -218,4 +226,17 @@ func backupKeyFile(path string, now time.Time) (string, error) {
 		return "", fmt.Errorf("keep a copy of the old key file: %w: the module was not asked", err)
 	}
 	return bak, nil
+}
+
+// keyFileDirMode is the mode of a key file directory pair makes.
+const keyFileDirMode = 0o700
+
+// makeKeyFileDir makes the directory of the key file path, and its
+// missing parents, mode 0700, if it does not exist.
+func makeKeyFileDir(path string) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, keyFileDirMode); err != nil {
+		return fmt.Errorf("key file %s cannot be written: make its directory: %w", path, err)
+	}
+	return nil
 }

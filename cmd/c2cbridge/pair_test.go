@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -125,7 +126,8 @@ func (r *pairRig) checkFailed(t *testing.T, out pairOutput, want ...string) {
 			t.Errorf("stderr %q does not say %q", out.stderr, w)
 		}
 	}
-	if _, err := os.Lstat(r.keyFile); !errors.Is(err, os.ErrNotExist) {
+	// ENOTDIR: the key file's directory is not one (it could not be made).
+	if _, err := os.Lstat(r.keyFile); !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
 		t.Errorf("a key file was written (%v)", err)
 	}
 }
@@ -397,9 +399,29 @@ func (r *pairRig) setKeyFile(t *testing.T, path string) {
 	r.keyFile = path
 }
 
+// TestPairMakesKeyFileDirectory checks that pair makes a missing key file
+// directory, private: a new instance's StateDirectory= exists only after
+// the first start, which waits for the key file.
+func TestPairMakesKeyFileDirectory(t *testing.T) {
+	r := newPairRig(t, modemsim.Config{Pairable: true, Version: c2c.V2})
+	dir := filepath.Join(r.dir, "c2cbridge", "modem1")
+	r.setKeyFile(t, filepath.Join(dir, "keys.yaml"))
+	out := r.run(t)
+	r.checkPaired(t, out, c2c.V2)
+	fi, err := os.Stat(dir)
+	if err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("the key file's directory: %v, %v; want mode 700", fi.Mode(), err)
+	}
+}
+
 func TestPairUnwritableKeyFile(t *testing.T) {
 	r := newPairRig(t, modemsim.Config{Pairable: true})
-	r.setKeyFile(t, filepath.Join(r.dir, "no-such-directory", "keys.yaml"))
+	// The directory cannot be made: its parent is a file.
+	blocker := filepath.Join(r.dir, "a-file")
+	if err := os.WriteFile(blocker, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r.setKeyFile(t, filepath.Join(blocker, "keys.yaml"))
 	out := r.run(t)
 	r.checkFailed(t, out, "cannot be written", "not asked")
 	if st := r.mod.Stats(); st.Commands != 0 {

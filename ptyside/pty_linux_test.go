@@ -192,6 +192,44 @@ func allBytes() []byte {
 	return append(b, "\r\n\r\x03\x04\x11\x13\x7f\x00"...)
 }
 
+// termFlag is one termios bit a raw tty must not have.
+type termFlag struct {
+	name  string
+	flags uint32
+	bit   uint32
+}
+
+// rawFlags returns the bits of tio that both backends clear: no echo, no
+// line editing or signals, no output processing, no CR mapping, no
+// software flow control, all eight bits.
+func rawFlags(tio *unix.Termios) []termFlag {
+	return []termFlag{
+		{"ECHO", tio.Lflag, unix.ECHO},
+		{"ICANON", tio.Lflag, unix.ICANON},
+		{"ISIG", tio.Lflag, unix.ISIG},
+		{"IEXTEN", tio.Lflag, unix.IEXTEN},
+		{"OPOST", tio.Oflag, unix.OPOST},
+		{"ICRNL", tio.Iflag, unix.ICRNL},
+		{"IXON", tio.Iflag, unix.IXON},
+		{"IXOFF", tio.Iflag, unix.IXOFF},
+		{"ISTRIP", tio.Iflag, unix.ISTRIP},
+	}
+}
+
+// checkClear checks that none of flags is set and that tio's characters
+// are 8 bits; where names the tty in messages.
+func checkClear(t *testing.T, where string, flags []termFlag, tio *unix.Termios) {
+	t.Helper()
+	for _, f := range flags {
+		if f.flags&f.bit != 0 {
+			t.Errorf("%s is set on %s", f.name, where)
+		}
+	}
+	if got := tio.Cflag & unix.CSIZE; got != unix.CS8 {
+		t.Errorf("character size %#x, want CS8", got)
+	}
+}
+
 func TestRawModeFlags(t *testing.T) {
 	tp := openPTY(t, ptyside.Config{})
 	f := openApp(t, tp)
@@ -200,30 +238,9 @@ func TestRawModeFlags(t *testing.T) {
 		tio, err = unix.IoctlGetTermios(fd, unix.TCGETS)
 		return err
 	})
-	for _, tc := range []struct {
-		name  string
-		flags uint32
-		bit   uint32
-	}{
-		{"ECHO", tio.Lflag, unix.ECHO},
-		{"ICANON", tio.Lflag, unix.ICANON},
-		{"ISIG", tio.Lflag, unix.ISIG},
-		{"IEXTEN", tio.Lflag, unix.IEXTEN},
-		{"OPOST", tio.Oflag, unix.OPOST},
-		{"ICRNL", tio.Iflag, unix.ICRNL},
-		{"INLCR", tio.Iflag, unix.INLCR},
-		{"IGNCR", tio.Iflag, unix.IGNCR},
-		{"IXON", tio.Iflag, unix.IXON},
-		{"IXOFF", tio.Iflag, unix.IXOFF},
-		{"ISTRIP", tio.Iflag, unix.ISTRIP},
-	} {
-		if tc.flags&tc.bit != 0 {
-			t.Errorf("%s is set on the slave", tc.name)
-		}
-	}
-	if got := tio.Cflag & unix.CSIZE; got != unix.CS8 {
-		t.Errorf("character size %#x, want CS8", got)
-	}
+	checkClear(t, "the slave", append(rawFlags(tio),
+		termFlag{"INLCR", tio.Iflag, unix.INLCR},
+		termFlag{"IGNCR", tio.Iflag, unix.IGNCR}), tio)
 	if tio.Cc[unix.VMIN] != 1 || tio.Cc[unix.VTIME] != 0 {
 		t.Errorf("VMIN, VTIME = %d, %d; want 1, 0", tio.Cc[unix.VMIN], tio.Cc[unix.VTIME])
 	}
